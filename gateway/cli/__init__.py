@@ -1,0 +1,21 @@
+"""The `ragway` command line: serve the gateway and manage its config, indexes, models and logs."""
+
+from __future__ import annotations
+
+import typer
+
+from gateway.cli.config_cmd import config_app
+from gateway.cli.serve import serve
+
+app = typer.Typer(
+    help="ragway: a RAG-first inference gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(serve)
+app.add_typer(config_app, name="config")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,46 @@
+"""`ragway serve`: run the gateway with uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, fail, offline_env
+from gateway.config import load_snapshot
+from gateway.errors import ConfigError
+
+
+def serve(
+    config: ConfigDir = DEFAULT_CONFIG,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: server.host in gateway.yaml).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port in gateway.yaml).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: server.workers).")] = None,
+) -> None:
+    """Serve the OpenAI-compatible API for the routes under CONFIG/routes.
+
+    Route files are reloaded when they change; an invalid edit is refused and the
+    last valid config keeps serving.
+    """
+    offline_env()
+    import uvicorn
+
+    try:
+        snapshot = load_snapshot(Path(config))
+    except ConfigError as exc:
+        fail(str(exc))
+    server = snapshot.gateway.server
+    # Workers import the app by name, so the config directory travels in the environment.
+    os.environ["RAGWAY_CONFIG"] = str(snapshot.root)
+    uvicorn.run(
+        "gateway.app:app_from_env",
+        factory=True,
+        host=host or server.host,
+        port=port or server.port,
+        workers=workers or server.workers,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

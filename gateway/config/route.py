@@ -1,0 +1,48 @@
+"""configs/routes/<name>.yaml: what users edit, one file per route."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from gateway.config.base import Strict
+from gateway.config.policy import PolicyConfig, FixedPolicy
+from gateway.config.route_sections import CacheSettings, EvalSettings, RetrievalSettings
+
+TaskType = Literal["classification", "extraction", "generation"]
+
+
+class ModelTarget(Strict):
+    """A model named in gateway.yaml `models`."""
+
+    model: str
+
+
+class ClassifierTarget(Strict):
+    """A fine-tuned classifier head served in-process (an artifact folder)."""
+
+    classifier: str
+
+
+Target = ModelTarget | ClassifierTarget
+
+
+class RouteParams(Strict):
+    """Defaults applied when the client does not send the parameter."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1)
+
+
+class RouteConfig(Strict):
+    task: TaskType = "generation"
+    description: str = ""
+    system_prompt: str = ""
+    labels: list[str] = []
+    targets: dict[str, Target]
+    policy: PolicyConfig = FixedPolicy(kind="fixed", target="large")
+    params: RouteParams = RouteParams()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    cache: CacheSettings = CacheSettings()
+    eval: EvalSettings | None = None
