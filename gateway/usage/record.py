@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Values of RequestRecord.cache that mean the answer came from the cache (see the cache's response header).
+CACHE_HITS = frozenset({"hit", "semantic-hit"})
+
 
 @dataclass(slots=True)
 class Latency:
@@ -44,3 +47,13 @@ class RequestRecord:
     error_type: str = ""
     key_id: str = ""
     stream: bool = False
+
+    @property
+    def cache_hit(self) -> bool:
+        """True when the cache answered (`semantic-hit;score=0.93` counts as a semantic hit)."""
+        return self.cache.split(";", 1)[0] in CACHE_HITS
+
+    @property
+    def failed(self) -> bool:
+        """True for any 4xx/5xx answer: a client error is still an error the route's owner sees."""
+        return self.status >= 400

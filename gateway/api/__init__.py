@@ -1,0 +1,1 @@
+"""HTTP endpoints: thin routers that parse, call the service, and serialise."""
