@@ -25,7 +25,6 @@ from gateway.usage.store import UsageStore
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
-RETRY_BASE_S = 0.2
 
 
 class RecordSink(Protocol):
@@ -49,12 +48,14 @@ class UsageRecorder:
         queue_max: int = 10_000,
         batch_max: int = 200,
         flush_interval_s: float = 0.5,
+        retry_base_s: float = 0.2,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(maxsize=queue_max)
         self._batch_max = batch_max
         self._flush_interval_s = flush_interval_s
+        self._retry_base_s = retry_base_s
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         metrics.track_queue(self._queue.qsize)
@@ -147,10 +148,11 @@ class UsageRecorder:
             except Exception:
                 # Any driver error (lost connection, locked file, full disk) is retried, then counted.
                 log.warning("usage log: writing %d records failed (attempt %d)", len(batch), attempt, exc_info=True)
-                await asyncio.sleep(RETRY_BASE_S * 2 ** (attempt - 1))
-                continue
-            self.metrics.written.inc(len(batch))
-            return
+                if attempt < WRITE_ATTEMPTS:
+                    await asyncio.sleep(self._retry_base_s * 2 ** (attempt - 1))
+            else:
+                self.metrics.written.inc(len(batch))
+                return
         log.error("usage log: dropped %d records after %d attempts", len(batch), WRITE_ATTEMPTS)
         self.metrics.dropped.labels("write_error").inc(len(batch))
 
