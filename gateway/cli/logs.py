@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Annotated, TextIO, TypeVar, cast
 
 import typer
+from rich import box
+from rich.measure import Measurement
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,8 +45,10 @@ def summary(
     config: ConfigDir = DEFAULT_CONFIG,
     url: StoreUrl = None,
 ) -> None:
-    """Per group: requests, error rate, cache hit rate, p50/p95/p99 latency, tokens, cost and the
-    savings against sending the same traffic to each route's large model."""
+    """Requests, error rate, cache hit rate, p50/p95/p99 latency, tokens, cost and savings per group.
+
+    Savings compare the cost with sending the same traffic to each route's large model.
+    """
     window = _parsed(parse_since, since)
     keys = _parsed(parse_group_keys, by)
     with _store(config, url) as store:
@@ -52,7 +56,10 @@ def summary(
     if as_json:
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
-    console.print(_summary_table(rows, keys, since))
+    table = _summary_table(rows, keys, since)
+    # A wide summary overflows a narrow terminal (which wraps it) rather than losing columns.
+    width = max(console.width, Measurement.get(console, console.options, table).maximum)
+    console.print(table, width=width, crop=False)
 
 
 @logs_app.command("tail")
@@ -147,21 +154,25 @@ def _parsed(parse: Callable[[str], T], text: str) -> T:
 
 
 def _summary_table(rows: list[SummaryRow], keys: list[str], since: str) -> Table:
-    table = Table(title=f"requests since {since}")
-    for key in keys:
-        table.add_column(key)
-    numbers = ("requests", "errors", "cache hit", "p50 ms", "p95 ms", "p99 ms", "tokens in", "tokens out",
-               "cost $", "large $", "saved $")
-    for name in numbers:
-        table.add_column(name, justify="right")
-    for row in rows:
-        table.add_row(
+    cells = [
+        [
             *(str(row.group[key]) for key in keys),
             str(row.requests), f"{row.error_rate:.1%}", f"{row.cache_hit_rate:.1%}",
             f"{row.p50_ms:.1f}", f"{row.p95_ms:.1f}", f"{row.p99_ms:.1f}",
             str(row.tokens_in), str(row.tokens_out),
             f"{row.cost_usd:.6f}", f"{row.large_cost_usd:.6f}", f"{row.savings_usd:.6f}",
-        )
+        ]
+        for row in rows
+    ]
+    headers = [*keys, "requests", "errors", "cache hit", "p50 ms", "p95 ms", "p99 ms", "tokens in", "tokens out",
+               "cost $", "large $", "saved $"]
+    table = Table(title=f"requests since {since}", box=box.SIMPLE_HEAD)
+    for i, header in enumerate(headers):
+        # Never squeeze a figure into an ellipsis: a narrow terminal wraps the line instead.
+        width = max([len(header), *(len(cell[i]) for cell in cells)])
+        table.add_column(header, justify="left" if i < len(keys) else "right", min_width=width, no_wrap=True)
+    for cell in cells:
+        table.add_row(*cell)
     return table
 
 
