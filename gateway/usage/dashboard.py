@@ -16,9 +16,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from gateway.usage.record import RequestRecord
+from gateway.usage.record import Sample
 from gateway.usage.store import UsageStore
-from gateway.usage.summary import SummaryRow, summarize_records
+from gateway.usage.summary import SummaryRow, summarize_samples
 
 PLOTLY_ASSET = "/dashboard/plotly.min.js"
 # About sixty points per line: enough to see a trend, few enough to read each bucket.
@@ -43,26 +43,26 @@ def bucket_seconds(window: timedelta) -> int:
 def render_dashboard(store: UsageStore, window: timedelta, *, now: float | None = None) -> str:
     """The dashboard HTML for the last *window* of traffic."""
     end = time.time() if now is None else now
-    records = [lg.record for lg in store.iter_records(since=end - window.total_seconds(), until=end)]
+    samples = list(store.iter_samples(since=end - window.total_seconds(), until=end))
     env = Environment(loader=PackageLoader("gateway.usage", "templates"), autoescape=select_autoescape())
     return env.get_template("dashboard.html").render(
         window=_window_label(window),
         generated=datetime.fromtimestamp(end, UTC).isoformat(timespec="seconds"),
         plotly_src=PLOTLY_ASSET,
-        figures=figures(records, window, end),
+        figures=figures(samples, window, end),
     )
 
 
-def figures(records: Sequence[RequestRecord], window: timedelta, now: float) -> dict[str, Any]:
+def figures(samples: Sequence[Sample], window: timedelta, now: float) -> dict[str, Any]:
     """The page's data: per-route time series, traffic share per target, cache hit rate and a table."""
     bucket = bucket_seconds(window)
-    by_route = summarize_records(records, ["route"])
+    by_route = summarize_samples(samples, ["route"])
     return {
         "bucket_s": bucket,
-        "total": len(records),
-        "series": _series(summarize_records(records, ["route"], bucket), now - window.total_seconds(), now, bucket),
+        "total": len(samples),
+        "series": _series(summarize_samples(samples, ["route"], bucket), now - window.total_seconds(), now, bucket),
         "targets": [{"target": str(r.group["target"]) or "(none)", "requests": r.requests}
-                    for r in summarize_records(records, ["target"])],
+                    for r in summarize_samples(samples, ["target"])],
         "cache": [{"route": r.group["route"], "hit_rate": r.cache_hit_rate} for r in by_route],
         "table": [r.as_dict() for r in by_route],
     }

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, Select, String, create_engine, delete
 from sqlalchemy.engine import make_url
 
 from gateway.config.stores import LogStoreConfig
-from gateway.usage.record import Latency, RequestRecord
+from gateway.usage.record import Latency, RequestRecord, Sample
 from gateway.usage.schema import MIGRATIONS, Migration, request_log, schema_migrations
 
 # Any constant works; every ragway process must use the same one.
@@ -135,6 +135,13 @@ class UsageStore:
         with self._engine.connect() as conn:
             for row in conn.execution_options(yield_per=1000).execute(query).mappings():
                 yield from_row(row)
+
+    def iter_samples(self, *, since: float | None = None, until: float | None = None) -> Iterator[Sample]:
+        """Only the columns summaries need, for records with since <= ts < until, streamed."""
+        query = _window(select(*(request_log.c[name] for name in Sample._fields)), since, until, None, None)
+        with self._engine.connect() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield Sample._make(row)
 
     def count(self, *, since: float | None = None, until: float | None = None, route: str | None = None) -> int:
         query = _window(select(func.count()).select_from(request_log), since, until, route, None)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.usage.duration import epoch_since
-from gateway.usage.record import RequestRecord
+from gateway.usage.record import Sample, is_cache_hit, is_failure
 from gateway.usage.store import UsageStore
 
 GROUP_KEYS = ("route", "target", "model", "cache", "status")
@@ -94,18 +94,18 @@ def summarize(
     keys = parse_group_keys(by)
     start = epoch_since(since, time.time() if now is None else now)
     end = None if until is None else epoch_since(until, 0.0)
-    return summarize_records((lg.record for lg in store.iter_records(since=start, until=end)), keys, bucket_s)
+    return summarize_samples(store.iter_samples(since=start, until=end), keys, bucket_s)
 
 
-def summarize_records(
-    records: Iterable[RequestRecord], keys: Sequence[str], bucket_s: float | None = None
+def summarize_samples(
+    samples: Iterable[Sample], keys: Sequence[str], bucket_s: float | None = None
 ) -> list[SummaryRow]:
-    """The same figures over records already in hand."""
+    """The same figures over samples already in hand (`Sample.of(record)` makes one from a record)."""
     groups: dict[tuple[float, tuple[GroupValue, ...]], _Group] = {}
-    for rec in records:
-        bucket = math.floor(rec.ts / bucket_s) * bucket_s if bucket_s else 0.0
-        values = tuple(getattr(rec, key) for key in keys)
-        groups.setdefault((bucket, values), _Group()).add(rec)
+    for sample in samples:
+        bucket = math.floor(sample.ts / bucket_s) * bucket_s if bucket_s else 0.0
+        values = tuple(getattr(sample, key) for key in keys)
+        groups.setdefault((bucket, values), _Group()).add(sample)
     return [
         groups[k].row(dict(zip(keys, k[1], strict=True)), k[0] if bucket_s else None)
         for k in sorted(groups, key=lambda item: (item[0], tuple(str(v) for v in item[1])))
@@ -132,14 +132,14 @@ class _Group:
     cost_usd: float = 0.0
     large_cost_usd: float = 0.0
 
-    def add(self, rec: RequestRecord) -> None:
-        self.latencies.append(rec.latency.total_ms)
-        self.errors += rec.failed
-        self.cache_hits += rec.cache_hit
-        self.tokens_in += rec.tokens_in
-        self.tokens_out += rec.tokens_out
-        self.cost_usd += rec.cost_usd
-        self.large_cost_usd += rec.large_cost_usd
+    def add(self, sample: Sample) -> None:
+        self.latencies.append(sample.total_ms)
+        self.errors += is_failure(sample.status)
+        self.cache_hits += is_cache_hit(sample.cache)
+        self.tokens_in += sample.tokens_in
+        self.tokens_out += sample.tokens_out
+        self.cost_usd += sample.cost_usd
+        self.large_cost_usd += sample.large_cost_usd
 
     def row(self, group: dict[str, GroupValue], bucket: float | None) -> SummaryRow:
         ordered = sorted(self.latencies)

@@ -17,6 +17,7 @@ from PIL import Image
 
 from gateway.usage.dashboard import bucket_seconds, figures
 from gateway.usage.metrics import UsageMetrics
+from gateway.usage.record import Sample
 from gateway.usage.store import UsageStore
 from gateway.usage.writer import UsageRecorder
 from tests.gateway.usage.conftest import make_record
@@ -55,7 +56,7 @@ def test_figures_fill_every_bucket_and_split_targets() -> None:
     now = 10 * 3600.0
     records = [make_record(now - 3000, "a", "small", 10), make_record(now - 2990, "a", "large", 30, cache="hit"),
                make_record(now - 100, "b", "large", 5, cost_usd=0.5)]
-    data = figures(records, timedelta(hours=1), now)
+    data = figures([Sample.of(r) for r in records], timedelta(hours=1), now)
     assert data["bucket_s"] == 60 and data["total"] == 3
     a, b = data["series"]["a"], data["series"]["b"]
     assert len(a["t"]) == len(a["requests"]) == 60

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.usage.record import Sample
 from gateway.usage.store import UsageStore
-from gateway.usage.summary import parse_group_keys, percentile, summarize, summarize_records
+from gateway.usage.summary import parse_group_keys, percentile, summarize, summarize_samples
 from tests.gateway.usage.conftest import make_record
 
 NOW = 1_700_000_000.0
@@ -94,12 +95,12 @@ def test_window_excludes_older_records(loaded: UsageStore) -> None:
 
 def test_buckets_split_the_window_by_time() -> None:
     records = [make_record(3600 * 10 + s, total_ms=s) for s in (0, 100, 3599, 3600, 7300)]
-    rows = summarize_records(records, ["route"], bucket_s=3600)
+    rows = summarize_samples(map(Sample.of, records), ["route"], bucket_s=3600)
     assert [(row.bucket, row.requests) for row in rows] == [(36000, 3), (39600, 1), (43200, 1)]
 
 
 def test_as_dict_carries_every_figure() -> None:
-    [row] = summarize_records([make_record(1.0, tokens_in=3)], ["route", "target"])
+    [row] = summarize_samples([Sample.of(make_record(1.0, tokens_in=3))], ["route", "target"])
     assert row.as_dict() == {
         "route": "chat", "target": "large", "requests": 1, "errors": 0, "error_rate": 0.0, "cache_hits": 0,
         "cache_hit_rate": 0.0, "p50_ms": 10.0, "p95_ms": 10.0, "p99_ms": 10.0, "tokens_in": 3, "tokens_out": 0,
