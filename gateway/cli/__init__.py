@@ -6,6 +6,7 @@ import typer
 
 from gateway.cli.config_cmd import config_app
 from gateway.cli.index import index_app
+from gateway.cli.logs import logs_app
 from gateway.cli.serve import serve
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command()(serve)
 app.add_typer(config_app, name="config")
 app.add_typer(index_app, name="index")
+app.add_typer(logs_app, name="logs")
 
 
 def main() -> None:

@@ -24,8 +24,13 @@ class CacheStoreConfig(Strict):
 
 
 class LogStoreConfig(Strict):
-    """sqlite:///path for one machine; postgresql://... shared by all replicas."""
+    """sqlite:///path for one machine; postgresql://... shared by all replicas.
 
+    A relative SQLite path is taken relative to the directory holding the config directory.
+    `enabled: false` keeps metrics but stores no records.
+    """
+
+    enabled: bool = True
     url: str = "sqlite:///ragway-logs.db"
     queue_max: int = Field(10_000, ge=1)
     batch_max: int = Field(200, ge=1)
