@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway.cli.config_cmd import config_app
+from gateway.cli.finetune import finetune
 from gateway.cli.serve import serve
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(config_app, name="config")
+app.command("finetune")(finetune)
 
 
 def main() -> None:

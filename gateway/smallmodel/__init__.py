@@ -1,0 +1,28 @@
+"""The fine-tuned small model: a classifier head on the gateway's embeddings, served in-process.
+
+    train(texts, labels, embedder) -> TrainedHead        fit and calibrate; .save(artifacts_dir, route)
+    ClassifierHead.load(path, embedder_id, dim)          refuses an artifact from another embedder
+    head.predict(vector) -> Prediction(label, confidence)
+"""
+
+from gateway.smallmodel.artifact import ArtifactError, Calibration, Manifest
+from gateway.smallmodel.embedder import Embedder
+from gateway.smallmodel.head import ClassifierHead, Prediction
+from gateway.smallmodel.threshold import ThresholdChoice, ThresholdPoint, choose_threshold, threshold_table
+from gateway.smallmodel.train import TrainedHead, data_checksum, train
+
+__all__ = [
+    "ArtifactError",
+    "Calibration",
+    "ClassifierHead",
+    "Embedder",
+    "Manifest",
+    "Prediction",
+    "ThresholdChoice",
+    "ThresholdPoint",
+    "TrainedHead",
+    "choose_threshold",
+    "data_checksum",
+    "threshold_table",
+    "train",
+]
