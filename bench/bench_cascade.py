@@ -21,7 +21,8 @@ from rich.table import Table
 
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
-from gateway.smallmodel import ClassifierHead, Embedder, TrainedHead, threshold_table, train
+from gateway.smallmodel import ClassifierHead, Embedder, threshold_table
+from gateway.smallmodel.train import TrainedHead, train
 
 TITLE = "Cascade: fine-tuned small model on banking77"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -13,9 +13,12 @@ from rich.table import Table
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, fail, offline_env
 from gateway.config import Route, load_snapshot
 from gateway.errors import ConfigError
-from gateway.smallmodel import Embedder, TrainedHead, train
+from gateway.smallmodel import Embedder
 from gateway.smallmodel.dataset import DatasetError, LabelledData, read_labelled_csv
 from gateway.smallmodel.export import chat_records, write_jsonl
+
+if TYPE_CHECKING:
+    from gateway.smallmodel.train import TrainedHead
 
 
 class Export(StrEnum):
@@ -131,6 +134,8 @@ def _check_training(route: Route, examples: LabelledData, target_accuracy: float
 def _train(
     examples: LabelledData, embedder: Embedder, target_accuracy: float, fraction: float, seed: int
 ) -> TrainedHead:
+    from gateway.smallmodel.train import train  # scikit-learn loads only when training
+
     columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         tasks: dict[str, TaskID] = {}

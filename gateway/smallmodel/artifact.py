@@ -17,7 +17,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import joblib
 from pydantic import ValidationError
 
 from gateway.config.base import Strict
@@ -99,6 +98,8 @@ def read_estimator(folder: Path, manifest: Manifest) -> Any:
         raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != manifest.model_sha256:
         raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
+    import joblib  # with numpy's parallel backends it costs a second of CLI start-up; load only when used
+
     return joblib.load(path)
 
 
@@ -110,6 +111,8 @@ def next_version(route_dir: Path) -> str:
 
 def write(route_dir: Path, estimator: Any, manifest_fields: dict[str, Any]) -> Path:
     """Write a new version folder and point `latest` at it; readers never see half a version."""
+    import joblib
+
     route_dir.mkdir(parents=True, exist_ok=True)
     version = next_version(route_dir)
     staging = route_dir / f".{version}.tmp"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.smallmodel import ArtifactError, ClassifierHead, train
+from gateway.smallmodel import ArtifactError, ClassifierHead
 from gateway.smallmodel.artifact import next_version, resolve
+from gateway.smallmodel.train import train
 from tests.gateway.smallmodel.fakes import FakeEmbedder, fake_dataset
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.smallmodel import ArtifactError, ClassifierHead, Embedder, data_checksum, train
+from gateway.smallmodel import ArtifactError, ClassifierHead, Embedder
+from gateway.smallmodel.train import data_checksum, train
 from tests.gateway.smallmodel.fakes import FakeEmbedder, fake_dataset
 
 
