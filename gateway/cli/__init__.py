@@ -7,6 +7,7 @@ import typer
 from gateway.cli.config_cmd import config_app
 from gateway.cli.index import index_app
 from gateway.cli.logs import logs_app
+from gateway.cli.finetune import finetune
 from gateway.cli.serve import serve
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app.command()(serve)
 app.add_typer(config_app, name="config")
 app.add_typer(index_app, name="index")
 app.add_typer(logs_app, name="logs")
+app.command("finetune")(finetune)
 
 
 def main() -> None:
