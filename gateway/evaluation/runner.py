@@ -137,12 +137,12 @@ def score(config: RouteConfig, outcomes: Sequence[Outcome]) -> TaskMetrics:
 
 
 def match_label(text: str | None, labels: Sequence[str]) -> str | None:
-    """The label *text* names, ignoring case, surrounding quotes, whitespace and a final period.
+    """The label *text* names, ignoring case and surrounding quotes, whitespace and periods.
 
     Anything else stays as written (and counts as wrong); None stays None.
     """
     if text is None:
         return None
-    cleaned = text.strip().strip("\"'`").rstrip(".").strip()
+    cleaned = text.strip(" \t\r\n\"'`.")
     by_key = {label.casefold(): label for label in labels}
     return by_key.get(cleaned.casefold(), cleaned)
