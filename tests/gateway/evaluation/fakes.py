@@ -72,7 +72,9 @@ class FakeAnswerFn:
         )
 
 
-def result_with(variant: str, accuracy: float, n: int = 600, p95_ms: float = 300.0, cost_per_1k: float = 1.0) -> VariantResult:
+def result_with(
+    variant: str, accuracy: float, n: int = 600, p95_ms: float = 300.0, cost_per_1k: float = 1.0
+) -> VariantResult:
     """A scored variant with the given headline numbers (the per-category detail left empty)."""
     scores = ClassificationMetrics(accuracy, accuracy, (), (), (), ())
     return VariantResult(variant, n, 0, scores, p95_ms / 2, p95_ms, cost_per_1k, {"large": 1.0})

@@ -51,7 +51,8 @@ def test_jsonl_rows_and_bad_lines(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "gold.jsonl",
-        '{"query": "q1", "intent": "a"}\n\n{not json\n[1, 2]\n{"query": 5, "intent": "a"}\n{"query": "q2", "intent": "b"}\n',
+        '{"query": "q1", "intent": "a"}\n\n{not json\n[1, 2]\n'
+        '{"query": 5, "intent": "a"}\n{"query": "q2", "intent": "b"}\n',
     )
 
     gold = load_gold(path, "classification", COLUMNS)
@@ -66,7 +67,8 @@ def test_extraction_expected_is_a_json_object_from_text_or_object(tmp_path: Path
     path = write(
         tmp_path,
         "gold.jsonl",
-        '{"query": "a", "intent": {"k": 1}}\n{"query": "b", "intent": "{\\"k\\": 2}"}\n{"query": "c", "intent": "nope"}\n',
+        '{"query": "a", "intent": {"k": 1}}\n'
+        '{"query": "b", "intent": "{\\"k\\": 2}"}\n{"query": "c", "intent": "nope"}\n',
     )
 
     gold = load_gold(path, "extraction", COLUMNS)

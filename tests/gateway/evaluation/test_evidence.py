@@ -54,7 +54,8 @@ def test_without_measurements_inputs_are_assumed_from_config_or_defaults(tmp_pat
     got = gather(snapshot, snapshot.routes["banking77"], history, labelled=LabelledCount(1200, "rows in train.csv"))
 
     assert (got.labelled_examples.value, got.labelled_examples.measured) == (1200, True)
-    assert (got.api_cost_per_request.value, got.api_cost_per_request.source) == (0.02, "route eval.cost.api_cost_per_request")
+    api_cost = got.api_cost_per_request
+    assert (api_cost.value, api_cost.source) == (0.02, "route eval.cost.api_cost_per_request")
     assert not got.api_cost_per_request.measured
     assert (got.monthly_requests.value, got.monthly_requests.source) == (100_000, "framework default")
     assert (got.p95_ms.value, got.p95_ms.measured) == (700, True)

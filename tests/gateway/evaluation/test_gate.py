@@ -64,7 +64,8 @@ def routes(tmp_path: Path) -> tuple[Route, Route]:
     configs = write_config(tmp_path / "good", target="large")
     bad = write_config(tmp_path / "bad", target="small")
     gateway = load_snapshot(configs).gateway
-    return load_route(configs / "routes" / "banking77.yaml", gateway), load_route(bad / "routes" / "banking77.yaml", gateway)
+    good_route = load_route(configs / "routes" / "banking77.yaml", gateway)
+    return good_route, load_route(bad / "routes" / "banking77.yaml", gateway)
 
 
 async def test_a_decided_version_is_not_evaluated_again(tmp_path: Path, eval_engine: Engine) -> None:

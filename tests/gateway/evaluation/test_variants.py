@@ -74,5 +74,5 @@ def test_cascade_puts_small_first_and_large_second() -> None:
 
 def test_parse_variants_keeps_order_drops_duplicates_and_names_unknown_ones() -> None:
     assert parse_variants("prompt, rag,prompt") == ["prompt", "rag"]
-    with pytest.raises(VariantError, match="unknown variant.*bogus.*known: route, prompt, rag, small, cascade"):
+    with pytest.raises(VariantError, match=r"unknown variant.*bogus.*known: route, prompt, rag, small, cascade"):
         parse_variants("prompt,bogus")
