@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from gateway.cli.advise_cmd import advise_command
 from gateway.cli.config_cmd import config_app
+from gateway.cli.eval_cmd import config_status, eval_app
 from gateway.cli.serve import serve
 
 app = typer.Typer(
@@ -15,6 +17,9 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(config_app, name="config")
+app.add_typer(eval_app, name="eval")
+app.command("advise")(advise_command)
+config_app.command("status")(config_status)
 
 
 def main() -> None:

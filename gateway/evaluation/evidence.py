@@ -6,6 +6,7 @@ marked assumed, with where the value came from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,11 +14,12 @@ from gateway.config.route_sections import CostModelSettings, SloSettings
 from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.evaluation.advise import AdviceInputs, Fact
 from gateway.evaluation.history import EvalHistory, HistoryEntry
+from gateway.evaluation.metrics import PRIMARY_METRIC, percentile
 from gateway.evaluation.provenance import examples_count
+from gateway.usage.record import RequestRecord
 
 DAYS_PER_MONTH = 30.0
 DEFAULT_THRESHOLD = 0.9
-DEFAULT_METRIC = {"classification": "accuracy", "extraction": "exact_match", "generation": "rouge_l"}
 SCORED_VARIANTS = ("prompt", "rag", "small", "cascade")
 
 
@@ -32,6 +34,12 @@ class TrafficStats:
     @property
     def monthly_requests(self) -> float:
         return self.requests * DAYS_PER_MONTH / self.days if self.days > 0 else 0.0
+
+
+def traffic_stats(records: Sequence[RequestRecord], days: float) -> TrafficStats:
+    """Volume and p95 of total latency over the route's answered requests (errors left out) in a *days* window."""
+    answered = [r.latency.total_ms for r in records if r.status < 400]
+    return TrafficStats(requests=len(answered), days=days, p95_ms=percentile(answered, 95))
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ def _threshold(route: Route) -> tuple[str, Fact]:
     gate = route.config.eval.gate if route.config.eval else None
     if gate is not None:
         return gate.metric, Fact(f"threshold ({gate.metric})", gate.min, False, "route eval.gate", "{:.3f}")
-    metric = DEFAULT_METRIC[route.config.task]
+    metric = PRIMARY_METRIC[route.config.task]
     source = "default; set eval.gate in the route"
     return metric, Fact(f"threshold ({metric})", DEFAULT_THRESHOLD, False, source, "{:.3f}")
 

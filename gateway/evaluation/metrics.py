@@ -84,12 +84,7 @@ class GenerationMetrics:
 
 TaskMetrics = ClassificationMetrics | ExtractionMetrics | GenerationMetrics
 
-METRIC_NAMES: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy", "macro_f1"),
-    "extraction": ("exact_match", "field_precision", "field_recall", "field_f1", "partial_match_rate"),
-    "generation": ("bleu", "rouge_l"),
-}
-RUN_METRIC_NAMES = ("p50_ms", "p95_ms", "cost_per_1k_usd", "error_rate")
+PRIMARY_METRIC = {"classification": "accuracy", "extraction": "exact_match", "generation": "rouge_l"}
 
 
 def classification_metrics(expected: Sequence[str], predicted: Sequence[str | None]) -> ClassificationMetrics:

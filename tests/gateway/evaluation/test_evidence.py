@@ -8,9 +8,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from gateway.config.snapshot import load_snapshot
-from gateway.evaluation.evidence import LabelledCount, TrafficStats, gather
+from gateway.evaluation.evidence import LabelledCount, TrafficStats, gather, traffic_stats
 from gateway.evaluation.history import EvalHistory
 from gateway.evaluation.provenance import Provenance
+from gateway.usage.record import RequestRecord
 from tests.gateway.evaluation.fakes import result_with, write_config
 
 
@@ -61,3 +62,17 @@ def test_without_measurements_inputs_are_assumed_from_config_or_defaults(tmp_pat
     assert (got.p95_ms.value, got.p95_ms.measured) == (700, True)
     assert got.slo_p95_ms.value == 500
     assert got.prompt_cases.value is None
+
+
+def test_traffic_stats_scale_the_window_to_a_month_and_leave_errors_out() -> None:
+    records = [RequestRecord(ts=float(i), request_id=str(i), route="banking77") for i in range(21)]
+    for i, rec in enumerate(records):
+        rec.latency.total_ms = float(i * 10)
+    records[-1].status = 502
+
+    stats = traffic_stats(records, days=2)
+
+    assert stats.requests == 20
+    assert stats.monthly_requests == 300
+    # p95 of 0, 10, ..., 190: rank 0.95 * 19 = 18.05 -> 180.5
+    assert stats.p95_ms == 180.5
