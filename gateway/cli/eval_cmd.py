@@ -118,10 +118,7 @@ def eval_run(
     engine = open_engine(store or default_store_url(snapshot))
     run = asyncio.run(_run(deps(ctx).answer_factory, config, snapshot, entry, names, gold, concurrency, engine))
     console.print(results_table(run.results, f"eval {run.run_id}: {entry.name} on {len(gold.examples)} examples"))
-    metric = PRIMARY_METRIC[entry.config.task]
-    reported = report.ReportInput(run.run_id, run.provenance, metric, run.results, gold.bad_rows, time.time())
-    path = report.write(reported, report_path or Path("reports") / f"eval-{entry.name}-{run.run_id}.html")
-    console.print(f"report: {path}")
+    console.print(f"report: {_write_report(entry, run, gold, report_path)}")
     if gate:
         _gate(entry, run, PromotionStore(engine), force)
 
@@ -141,6 +138,12 @@ async def _run(
     async with factory(config) as answer:
         with Progress(*columns, console=console) as progress:
             return await evaluate(snapshot, route, answer, names, gold, progress, history, concurrency)
+
+
+def _write_report(route: Route, run: EvalRun, gold: GoldSet, path: Path | None) -> Path:
+    metric = PRIMARY_METRIC[route.config.task]
+    reported = report.ReportInput(run.run_id, run.provenance, metric, run.results, gold.bad_rows, time.time())
+    return report.write(reported, path or Path("reports") / f"eval-{route.name}-{run.run_id}.html")
 
 
 def _gate(route: Route, run: EvalRun, promotions: PromotionStore, force: bool) -> None:
