@@ -13,9 +13,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import litellm
-from litellm.exceptions import ModelNotMappedError
-
 from gateway.config.gateway_file import ModelConfig
 from gateway.config.route import ModelTarget, RouteConfig
 
@@ -42,6 +39,10 @@ def price(model: ModelConfig | None, tokens_in: int, tokens_out: int, upstream_s
 
 def map_rates(model: str) -> tuple[float, float]:
     """(input, output) USD per token from litellm's price map; (0, 0) for a model it does not list."""
+    # litellm takes seconds to import: only models priced from its map pay for it
+    import litellm
+    from litellm.exceptions import ModelNotMappedError
+
     try:
         info = litellm.get_model_info(model)
     except ModelNotMappedError:
@@ -75,6 +76,8 @@ def count_tokens(content: Messages | str, model: str) -> int:
     Used when the upstream reports no usage (some servers, streams cut short). litellm counts
     with the model's tokenizer when it is bundled and with tiktoken's cl100k otherwise, offline.
     """
+    import litellm
+
     try:
         if isinstance(content, str):
             return int(litellm.token_counter(model=model, text=content))
