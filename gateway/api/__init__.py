@@ -1,1 +1,1 @@
-"""HTTP endpoints: thin routers that parse, call the service, and serialise."""
+"""HTTP routers: parse, call the service, serialise. No logic lives here."""
