@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.config.gateway_file import ModelConfig
 from gateway.config.route import ModelTarget, RouteConfig
+from gateway.usage.record import RequestRecord
 
 # The target name a route gives its prompted large model; the counterfactual cost is priced on it.
 LARGE_TARGET = "large"
@@ -68,6 +69,20 @@ def large_cost(
     An hourly-priced large model is charged for *upstream_seconds*, the time the call actually took.
     """
     return price(large_model(route, models), tokens_in, tokens_out, upstream_seconds)
+
+
+def fill_costs(rec: RequestRecord, models: Mapping[str, ModelConfig], route: RouteConfig | None) -> None:
+    """Set `cost_usd` and `large_cost_usd` on a finished record whose `model` names a gateway.yaml model.
+
+    A cache hit costs nothing; its counterfactual is still what the large model would have charged.
+    Without a route (a model called directly) the counterfactual is the call itself.
+    """
+    seconds = rec.latency.upstream_ms / 1000
+    rec.cost_usd = 0.0 if rec.cache_hit else price(models.get(rec.model), rec.tokens_in, rec.tokens_out, seconds)
+    if route is None:
+        rec.large_cost_usd = rec.cost_usd
+    else:
+        rec.large_cost_usd = large_cost(route, models, rec.tokens_in, rec.tokens_out, seconds)
 
 
 def count_tokens(content: Messages | str, model: str) -> int:
