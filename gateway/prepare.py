@@ -81,13 +81,14 @@ class Preparer:
         config = plan.config
         started = time.perf_counter()
         plan.retrieved = retrieve(config.retrieval, plan.vector, plan.resources)
-        plan.record.latency.retrieve_ms = _ms(started)
-        plan.record.retrieved_ids = [r["id"] for r in plan.retrieved.summary()]
         messages = [m.model_dump(exclude_none=True) for m in req.messages]
-        plan.messages = prompt_messages(config.system_prompt, config.retrieval, plan.retrieved, messages)
+        plan.messages, kept = prompt_messages(config.system_prompt, config.retrieval, plan.retrieved, messages)
+        plan.record.latency.retrieve_ms = _ms(started)
         features = RequestFeatures(request_id=ctx.request_id, user=req.user, text_chars=len(req.last_user_text()))
         signals = RetrievalSignals.from_hits(plan.retrieved.examples)
         plan.decision = decide(config.policy, features, signals, self.health.stats(plan.name))
+        plan.retrieved = kept
+        plan.record.retrieved_ids = [r["id"] for r in kept.summary()]
         plan.use(plan.decision)
 
     def _direct(self, live: Live, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:

@@ -9,7 +9,7 @@ import numpy as np
 
 from gateway.config.route_sections import IndexUse, RetrievalSettings
 from gateway.resources import RouteResources
-from retrieval.prompt import assemble_messages
+from retrieval.prompt import render_messages, select_context
 from retrieval.types import Hit
 
 
@@ -54,16 +54,17 @@ def _search(
 
 def prompt_messages(
     system_prompt: str, settings: RetrievalSettings, found: Retrieved, messages: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The upstream messages: route prompt, cited documents, few-shot examples, then the client's turns."""
+) -> tuple[list[dict[str, Any]], Retrieved]:
+    """The upstream messages (route prompt, cited documents, few-shot examples, the client's turns)
+    and the retrieved items that made it into them within the token budget."""
     use = settings.examples
-    return assemble_messages(
-        system_prompt,
+    context = select_context(
         found.documents,
         found.examples,
-        messages,
         max_context_tokens=settings.max_context_tokens,
         mmr_lambda=use.mmr_lambda if use else None,
         example_vectors=found.example_vectors,
         max_examples=use.k if use else None,
     )
+    kept = Retrieved(examples=context.examples, documents=context.documents)
+    return render_messages(system_prompt, context, messages), kept
