@@ -1,0 +1,70 @@
+"""Real gateway processes writing the request log: SIGTERM loses nothing; two replicas share one store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.usage.store import UsageStore
+from gateway.usage.summary import summarize
+from tests.gateway.conftest import CHAT_ROUTE, base_gateway
+from tests.servers import free_port, start_gateway, stop, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def send(port: int, n: int, model: str = "chat") -> None:
+    for i in range(n):
+        body = {"model": model, "max_tokens": 2, "messages": [{"role": "user", "content": f"Say {i}"}]}
+        response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60)
+        assert response.status_code == 200
+
+
+def logged_config(root: Path, llama_url: str, store_url: str) -> Path:
+    gateway = base_gateway(llama_url, log={"url": store_url, "flush_interval_s": 5.0})
+    return write_config(root, gateway, {"chat": CHAT_ROUTE})
+
+
+def test_sigterm_after_n_requests_stores_exactly_n(tmp_path: Path, llama_url: str, store_url: str) -> None:
+    root = logged_config(tmp_path / "configs", llama_url, store_url)
+    port = free_port()
+    process = start_gateway(root, port)
+    try:
+        send(port, 12)
+        body = {"model": "nope", "messages": [{"role": "user", "content": "x"}]}
+        assert httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body).status_code == 404
+    finally:
+        stop(process)
+    store = UsageStore(store_url)
+    try:
+        records = store.records()
+        assert len(records) == 12
+        record = records[0]
+        assert record.route == "chat" and record.target == "large" and record.model == "smollm2"
+        assert record.tokens_in > 0 and record.tokens_out > 0 and record.latency.total_ms > 0
+        assert record.latency.upstream_ms > 0 and record.status == 200 and record.key_id == "open"
+    finally:
+        store.close()
+
+
+def test_two_gateways_share_one_postgresql_store(tmp_path: Path, llama_url: str, store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("replicas share PostgreSQL; SQLite is the single-machine store")
+    ports = [free_port(), free_port()]
+    processes = [start_gateway(logged_config(tmp_path / f"c{i}", llama_url, store_url), port)
+                 for i, port in enumerate(ports)]
+    try:
+        send(ports[0], 3)
+        send(ports[1], 4)
+    finally:
+        for process in processes:
+            stop(process)
+    store = UsageStore(store_url)
+    try:
+        rows = summarize(store, timedelta(hours=1), ["route"])
+        assert [(row.group["route"], row.requests) for row in rows] == [("chat", 7)]
+    finally:
+        store.close()
