@@ -98,6 +98,8 @@ def add_rows(
             f"index '{name}' was built with '{manifest.embedder_id}' (dim {manifest.dim}); "
             f"cannot add rows embedded with '{embedder.model_id}' (dim {embedder.dim})"
         )
+    if manifest.kind != "examples":
+        raise SourceError(f"index '{name}' holds {manifest.kind}; rebuild it to change its documents")
     verify(folder, manifest)
     payload = example_rows(rows, input_col, output_col)
     ann = faiss.read_index(str(folder / FAISS_FILE))

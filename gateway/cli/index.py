@@ -45,6 +45,7 @@ DEMO_DOCS = "bank-docs"
 
 @index_app.command("build")
 def build(
+    ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Index name: its folder under the indexes dir.")],
     examples: Examples = None,
     input_col: InputCol = "text",
@@ -69,7 +70,7 @@ def build(
             document_rows(docs, chunk_size, overlap)
         else:
             fail("give exactly one of --examples CSV or --docs DIR")
-    embedder = _embedder(gateway)
+    embedder = _embedder(ctx, gateway)
     with _errors(), _progress(f"embedding {name}") as progress:
         if examples is not None:
             manifest = build_examples_index(
@@ -91,6 +92,7 @@ def build(
 
 @index_app.command("add")
 def add(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="An existing examples index.")],
     examples: Examples = None,
     input_col: InputCol = "text",
@@ -103,9 +105,9 @@ def add(
         fail("give the rows to add with --examples CSV")
     gateway, folder = _settings(config, indexes_dir)
     with _errors():
-        read_manifest(folder / name)
+        require_index(folder, name)
         example_rows(examples, input_col, output_col)
-    embedder = _embedder(gateway)
+    embedder = _embedder(ctx, gateway)
     with _errors(), _progress(f"adding to {name}") as progress:
         manifest = add_rows(
             name, examples, embedder, folder, input_col=input_col, output_col=output_col, progress=progress
@@ -137,13 +139,14 @@ def info(name: str, indexes_dir: IndexesDir = None, config: ConfigDir = DEFAULT_
     """Show the manifest of index NAME and check its artifacts against the checksum."""
     _, folder = _settings(config, indexes_dir)
     with _errors():
-        manifest = read_manifest(folder / name)
+        manifest = read_manifest(require_index(folder, name))
         verify(folder / name, manifest)
     console.print(_manifest_table(manifest, folder / name))
 
 
 @index_app.command("query")
 def query(
+    ctx: typer.Context,
     name: str,
     text: str,
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="How many nearest rows to show.")] = 5,
@@ -155,7 +158,7 @@ def query(
     gateway, folder = _settings(config, indexes_dir)
     with _errors():
         require_index(folder, name)  # a wrong name fails before the model loads
-    embedder = _embedder(gateway)
+    embedder = _embedder(ctx, gateway)
     with _errors():
         index = IndexRegistry(folder, embedder.model_id, embedder.dim).get(name)
     hits = index.search(embedder.encode([text])[0], k, min_score)
@@ -170,6 +173,7 @@ def query(
 
 @index_app.command("ensure-demo")
 def ensure_demo(
+    ctx: typer.Context,
     banking77: Annotated[Path | None, typer.Option(help="Training CSV (default: the repo's ../shared/data).")] = None,
     docs: Annotated[Path | None, typer.Option(help="Demo documents (default: CONFIG/docs/bank).")] = None,
     indexes_dir: IndexesDir = None,
@@ -189,7 +193,7 @@ def ensure_demo(
             example_rows(banking77)
         if DEMO_DOCS in wanted:
             document_rows(docs)
-    embedder = _embedder(gateway)
+    embedder = _embedder(ctx, gateway)
     for name in wanted:
         with _errors(), _progress(f"embedding {name}") as progress:
             if name == DEMO_EXAMPLES:
@@ -219,7 +223,11 @@ def _settings(config: Path, indexes_dir: Path | None) -> tuple[GatewayConfig, Pa
     return gateway, indexes_dir or ConfigSnapshot(root=root, gateway=gateway).indexes_dir
 
 
-def _embedder(gateway: GatewayConfig) -> SentenceEmbedder:
+def _embedder(ctx: typer.Context, gateway: GatewayConfig) -> SentenceEmbedder:
+    """The embedder gateway.yaml names, or one the caller passed as typer's context object (tests share one)."""
+    given = ctx.find_object(SentenceEmbedder)
+    if given is not None:
+        return given
     offline_env()
     try:
         return SentenceEmbedder(gateway.embedder.model, gateway.embedder.device)

@@ -173,3 +173,10 @@ def test_real_embedder_round_trip(tmp_path: Path, embedder: SentenceEmbedder, do
     assert registry.get("pairs").search(query, k=1)[0].output == "card_arrival"
     [query] = embedder.encode(["someone stole my wallet with my debit card in it"])
     assert registry.get("docs").search(query, k=1)[0].source == "lost-or-stolen-card.md"
+
+
+def test_rows_cannot_be_added_to_a_documents_index(tmp_path: Path, docs_dir: Path) -> None:
+    fake = FakeEmbedder()
+    build_documents_index("docs", docs_dir, fake, tmp_path)
+    with pytest.raises(SourceError, match="holds documents"):
+        add_rows("docs", PAIRS, fake, tmp_path)
