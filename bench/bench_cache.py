@@ -7,7 +7,7 @@ route's scope), and the baseline, a miss on a zero-latency upstream (lookup + ca
 Part 2 warms the semantic cache with banking77 train.csv (vector = the real all-MiniLM-L6-v2
 embedding of the text, answer = its intent), replays test.csv, and reports per threshold the hit
 rate and the false-hit rate (the cached intent differs from the gold one), with the exact-only
-cache as the baseline. It then picks each route type's default threshold from that table.
+cache and always-nearest as baselines, and derives each route type's default threshold from it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import csv
 import importlib.util
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,7 @@ from redis import Redis
 from rich.console import Console
 from rich.table import Table
 
-from gateway.cache import CacheQuery, build_cache
+from gateway.cache import CacheControl, CacheQuery, ResponseCache, build_cache
 from gateway.config.route_sections import CacheSettings
 from gateway.config.stores import CacheStoreConfig
 
@@ -36,8 +37,9 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "banking77"
 TITLE = "Response cache"
 THRESHOLDS = [round(0.80 + 0.02 * i, 2) for i in range(10)]
-# The largest share of semantic hits each route type can afford to answer wrongly (see the doc).
-FALSE_HIT_BUDGET = {"classification": 0.02, "extraction": 0.005, "generation": 0.001}
+# How far above the near-duplicate floor (the false-hit rate at the highest threshold) the
+# classification default may go; see defaults_markdown for the reasoning.
+FLOOR_MARGIN = 0.005
 DIM = 384
 SCOPE_SIZE = 10_000
 console = Console()
@@ -65,11 +67,13 @@ def completion(text: str) -> dict[str, Any]:
     return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "bench", "choices": [choice]}
 
 
-def make_query(text: str, vector: np.ndarray | None, settings: CacheSettings) -> CacheQuery:
+def make_query(
+    text: str, vector: np.ndarray | None, settings: CacheSettings, control: CacheControl = CacheControl.NORMAL
+) -> CacheQuery:
     return CacheQuery(
         route="banking77", route_version="bench", index_versions=("examples",),
         messages=[{"role": "user", "content": text}], params={"temperature": 0, "max_tokens": 16},
-        vector=vector, settings=settings, task="classification",
+        vector=vector, settings=settings, control=control, task="classification",
     )
 
 
@@ -99,8 +103,7 @@ async def latency(backend: str, config: CacheStoreConfig, n: int) -> list[Timing
     settings = CacheSettings(semantic_threshold=0.9)
     warm = random_units(SCOPE_SIZE, seed=1)
     for i in range(SCOPE_SIZE):
-        q = make_query(f"warm {i}", warm[i], settings)
-        await cache.store(q, await cache.lookup(q), completion("warm"))
+        await refresh(cache, make_query(f"warm {i}", warm[i], settings, CacheControl.REFRESH), "warm")
     fresh = random_units(n, seed=2)
 
     async def miss(i: int) -> None:
@@ -117,6 +120,11 @@ async def latency(backend: str, config: CacheStoreConfig, n: int) -> list[Timing
             (("miss (lookup + upstream + store)", miss), ("exact hit", exact_hit), ("semantic hit", semantic_hit))]
     await cache.aclose()
     return rows
+
+
+async def refresh(cache: ResponseCache, q: CacheQuery, answer: str) -> None:
+    """Write without reading (a refresh request), so a near neighbour already cached cannot keep it out."""
+    await cache.store(q, await cache.lookup(q), completion(answer))
 
 
 async def _zero_latency_upstream() -> dict[str, Any]:
@@ -149,8 +157,7 @@ async def replay_banking77() -> list[Replayed]:
     cache = build_cache(CacheStoreConfig(url="memory://", max_entries=len(train_texts) + 1), DIM)
     settings = CacheSettings(semantic_threshold=0.0)
     for text, label, vector in zip(train_texts, train_labels, vectors, strict=False):
-        q = make_query(text, vector, settings)
-        await cache.store(q, await cache.lookup(q), completion(label))
+        await refresh(cache, make_query(text, vector, settings, CacheControl.REFRESH), label)
     replayed = []
     for text, gold, vector in zip(test_texts, test_labels, vectors[len(train_texts):], strict=True):
         lookup = await cache.lookup(make_query(text, vector, settings))
@@ -163,32 +170,32 @@ async def replay_banking77() -> list[Replayed]:
 
 def threshold_rows(replayed: list[Replayed]) -> list[dict[str, float]]:
     total = len(replayed)
-    exact_rate = sum(r.exact for r in replayed) / total
+    nearest_false = sum(not r.correct for r in replayed) / total
     rows = []
     for threshold in THRESHOLDS:
         hits = [r for r in replayed if r.score >= threshold]
         false = sum(not r.correct for r in hits)
+        false_rate = false / len(hits) if hits else 0.0
         rows.append({
             "threshold": threshold,
             "hit_rate": len(hits) / total,
-            "false_hit_rate": false / len(hits) if hits else 0.0,
+            "false_hit_rate": false_rate,
             "wrong_per_1000": 1000 * false / total,
-            "vs_exact": (len(hits) / total) / exact_rate if exact_rate else float("inf"),
+            "vs_nearest": false_rate / nearest_false if nearest_false else 0.0,
         })
     return rows
 
 
-def pick_defaults(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Per route type, the lowest threshold from which every higher one keeps within its false-hit budget."""
-    picks = {}
-    for task, budget in FALSE_HIT_BUDGET.items():
-        pick = THRESHOLDS[-1]
-        for row in sorted(rows, key=lambda row: -row["threshold"]):
-            if row["false_hit_rate"] > budget:
-                break
-            pick = row["threshold"]
-        picks[task] = pick
-    return picks
+def pick_classification(rows: list[dict[str, float]]) -> float:
+    """The lowest threshold from which every higher one stays within FLOOR_MARGIN of the floor."""
+    ordered = sorted(rows, key=lambda row: -row["threshold"])
+    ceiling = ordered[0]["false_hit_rate"] + FLOOR_MARGIN
+    pick = ordered[0]["threshold"]
+    for row in ordered:
+        if row["false_hit_rate"] > ceiling:
+            break
+        pick = row["threshold"]
+    return pick
 
 
 def latency_markdown(timings: list[Timing]) -> str:
@@ -202,31 +209,43 @@ def latency_markdown(timings: list[Timing]) -> str:
 
 def semantic_markdown(rows: list[dict[str, float]], replayed: list[Replayed]) -> str:
     exact = sum(r.exact for r in replayed) / len(replayed)
-    nearest_wrong = sum(not r.correct for r in replayed) / len(replayed)
+    nearest_false = sum(not r.correct for r in replayed) / len(replayed)
     lines = [
-        f"Exact-only cache (baseline): hit rate {exact:.2%}. Nearest cached neighbour at any score: "
-        f"wrong intent for {nearest_wrong:.1%} of requests.",
+        f"Baselines from the same run: the exact-only cache answers {exact:.2%} of test.csv (no test text "
+        f"repeats a train text word for word); answering every request from its nearest cached neighbour, "
+        f"whatever the score, gives the wrong intent {nearest_false:.1%} of the time.",
         "",
         "| threshold | hit rate | false-hit rate (of hits) | wrong answers per 1,000 requests "
-        "| hit rate vs exact-only |",
+        "| false-hit rate vs always-nearest |",
         "|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {row['threshold']:.2f} | {row['hit_rate']:.1%} | {row['false_hit_rate']:.2%} "
-            f"| {row['wrong_per_1000']:.1f} | {row['vs_exact']:.1f}x |"
+            f"| {row['wrong_per_1000']:.1f} | {row['vs_nearest']:.2f}x |"
         )
     return "\n".join(lines)
 
 
-def defaults_markdown(picks: dict[str, float]) -> str:
-    budgets = ", ".join(f"{task} {budget:.1%}" for task, budget in FALSE_HIT_BUDGET.items())
-    return (
-        f"Default thresholds (the lowest from which every higher threshold keeps the false-hit rate within the "
-        f"route type's budget: {budgets}): "
-        + ", ".join(f"**{task} {value:.2f}**" for task, value in picks.items())
-        + "."
-    )
+def defaults_markdown(rows: list[dict[str, float]], pick: float) -> str:
+    top = max(rows, key=lambda row: row["threshold"])
+    chosen = next(row for row in rows if row["threshold"] == pick)
+    return "\n".join([
+        "Default thresholds (`DEFAULT_SEMANTIC_THRESHOLDS` in gateway/config/route_sections.py):",
+        "",
+        f"- **classification {pick:.2f}**. Even at {top['threshold']:.2f}, where hits are near-duplicates "
+        f"(\"How do I reset my PIN?\" / \"How can I reset my PIN?\"), {top['false_hit_rate']:.1%} of hits "
+        "disagree with the gold intent: that is label ambiguity in the data, which a model faces too. The "
+        f"default is the lowest threshold whose false-hit rate stays within {FLOOR_MARGIN:.1%} of that floor: "
+        f"{chosen['hit_rate']:.0%} of requests answered from the cache at {chosen['false_hit_rate']:.1%} false "
+        f"hits ({chosen['wrong_per_1000']:.0f} per 1,000 requests), against {top['hit_rate']:.0%} at "
+        f"{top['threshold']:.2f}. Lower thresholds buy hits with errors above the floor.",
+        "- **extraction: off**, **generation: off** (a route turns them on with `cache.semantic_threshold`). "
+        "A semantic hit answers one text with another's answer. Sharing the intent is the weakest test of "
+        "that answer being right: extracted fields and generated text depend on the exact values, names "
+        f"and wording, which two requests at {top['threshold']:.2f} still differ in, and even intent "
+        f"disagrees on {top['false_hit_rate']:.1%} of hits there. Exact hits stay on for every route type.",
+    ])
 
 
 def write_section(doc: Path, title: str, markdown: str) -> None:
@@ -266,7 +285,9 @@ async def run(redis_url: str, n: int) -> tuple[list[Timing], list[Replayed]]:
     prefix = f"ragway-bench:{uuid.uuid4().hex[:8]}"
     timings = await latency("in-process", CacheStoreConfig(url="memory://", max_entries=size), n)
     try:
-        timings += await latency("redis", CacheStoreConfig(url=redis_url, max_entries=size, key_prefix=prefix), n)
+        # A generous socket timeout: this measures latency, not the fail-fast path a 100 ms timeout protects.
+        config = CacheStoreConfig(url=redis_url, max_entries=size, key_prefix=prefix, socket_timeout_ms=2000)
+        timings += await latency("redis", config, n)
     finally:
         cleanup(redis_url, prefix)
     return timings, await replay_banking77()
@@ -284,18 +305,20 @@ def main() -> None:
          [[t.backend, t.path, f"{t.p50_us:,.0f}", f"{t.p99_us:,.0f}", f"{t.p50_us / base[t.backend]:.2f}x"]
           for t in timings])
     rows = threshold_rows(replayed)
-    show("semantic cache on banking77", ["threshold", "hit rate", "false-hit rate", "wrong / 1000", "vs exact"],
+    show("semantic cache on banking77",
+         ["threshold", "hit rate", "false-hit rate", "wrong / 1000", "false hits vs always-nearest"],
          [[f"{r['threshold']:.2f}", f"{r['hit_rate']:.1%}", f"{r['false_hit_rate']:.2%}",
-           f"{r['wrong_per_1000']:.1f}", f"{r['vs_exact']:.1f}x"] for r in rows])
-    picks = pick_defaults(rows)
-    console.print(defaults_markdown(picks))
+           f"{r['wrong_per_1000']:.1f}", f"{r['vs_nearest']:.2f}x"] for r in rows])
+    pick = pick_classification(rows)
+    console.print(f"classification default threshold: {pick:.2f}")
     markdown = "\n\n".join([
         f"`python -m bench.bench_cache` ({args.n} timed requests per path; the semantic scope holds "
-        f"{SCOPE_SIZE:,} vectors of {DIM} dimensions).",
+        f"{SCOPE_SIZE:,} vectors of {DIM} dimensions). Load average at the end of the run: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine).",
         "### Hit latency against the miss path\n\n" + latency_markdown(timings),
         "### Semantic cache on banking77\n\nWarmed with train.csv (10,003 answers), replayed test.csv "
         "(3,080 requests); all-MiniLM-L6-v2 embeddings.\n\n" + semantic_markdown(rows, replayed),
-        defaults_markdown(picks),
+        defaults_markdown(rows, pick),
     ])
     write_section(args.doc, TITLE, markdown)
     console.print(f"wrote section '{TITLE}' in {args.doc}")

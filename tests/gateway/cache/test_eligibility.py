@@ -41,7 +41,9 @@ def test_only_complete_answers_are_storable() -> None:
 
 def test_route_thresholds() -> None:
     assert CacheSettings(semantic=False).threshold_for("classification") is None
+    assert CacheSettings(semantic=False, semantic_threshold=0.5).threshold_for("classification") is None
     assert CacheSettings(semantic_threshold=0.5).threshold_for("generation") == 0.5
     defaults = CacheSettings()
-    assert defaults.threshold_for("classification") < defaults.threshold_for("generation")
-    assert defaults.threshold_for("unknown-task") == defaults.threshold_for("generation")
+    assert 0.8 <= defaults.threshold_for("classification") < 1
+    assert defaults.threshold_for("extraction") is None
+    assert defaults.threshold_for("generation") is None
