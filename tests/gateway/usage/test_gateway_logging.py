@@ -42,7 +42,7 @@ def test_sigterm_after_n_requests_stores_exactly_n(tmp_path: Path, llama_url: st
     try:
         records = store.records()
         assert len(records) == 12
-        record = records[0]
+        record = records[0].record
         assert record.route == "chat" and record.target == "large" and record.model == "smollm2"
         assert record.tokens_in > 0 and record.tokens_out > 0 and record.latency.total_ms > 0
         assert record.latency.upstream_ms > 0 and record.status == 200 and record.key_id == "open"
