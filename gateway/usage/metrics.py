@@ -6,10 +6,12 @@ With several uvicorn workers each worker serves its own figures; scrape each, or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from gateway.usage.record import RequestRecord
 
@@ -82,6 +84,20 @@ class UsageMetrics:
         """Report *depth()* as the log-queue depth at every scrape."""
         self.queue_depth.set_function(depth)
 
+    def track_stats(self, prefix: str, read: Callable[[], Mapping[str, float | int | bool]]) -> None:
+        """Export every counter *read()* returns as `<prefix>_<name>` at each scrape (e.g. the cache's)."""
+        self.registry.register(_StatsCollector(prefix, read))
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (serve with CONTENT_TYPE)."""
         return generate_latest(self.registry)
+
+
+class _StatsCollector(Collector):
+    def __init__(self, prefix: str, read: Callable[[], Mapping[str, float | int | bool]]) -> None:
+        self.prefix = prefix
+        self.read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, value in self.read().items():
+            yield GaugeMetricFamily(f"{self.prefix}_{name}", f"{self.prefix} {name} since start", value=float(value))
