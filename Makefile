@@ -35,8 +35,9 @@ services:
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: install services chromium
+test: install services chromium indexes
 	$(BIN)/ruff check gateway retrieval tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 bench: install
