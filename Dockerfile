@@ -14,5 +14,6 @@ RUN make install
 
 ENV LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 EXPOSE 8000
-# Indexes are built at start when missing (mount ./indexes to keep them).
+# Indexes are built at start when missing (mount ./indexes to keep them); the demo index reads
+# BANKING77 from /shared/data (run with -v "$PWD/../shared:/shared:ro").
 CMD ["sh", "-c", "make indexes && .venv/bin/ragway serve --host 0.0.0.0"]
