@@ -1,0 +1,107 @@
+"""ragway's rows: passthrough, RAG, cache hit and 2 workers, plus its memory run and profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench import memory, peers, profile
+from bench.bodies import write_bodies
+from bench.load import Target
+from bench.overhead import Plan, Row, measure_endpoint, skipped
+from bench.procs import BenchError, running
+from bench.report import print_table, write_section
+
+PASSTHROUGH = "ragway passthrough"
+RAG = "ragway RAG (k=4 examples, 2 chunks)"
+CACHE_HIT = "ragway cache hit (in-process)"
+TWO_WORKERS = "ragway passthrough, 2 workers"
+ROUTES = {PASSTHROUGH: "passthrough", RAG: "rag", CACHE_HIT: "cached"}
+MEMORY_TITLE = "Memory"
+PROFILE_TITLE = "Profiles"
+CACHE_TEXTS = 20
+
+
+@dataclass(frozen=True)
+class RagwayRun:
+    plan: Plan
+    run_dir: Path
+    doc: Path
+    quick_memory: bool
+    profile_s: float
+
+    @property
+    def logs(self) -> Path:
+        return self.run_dir / "logs"
+
+
+def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> list[Row]:
+    """Measure every ragway row; a row that cannot run is kept with the reason instead of numbers."""
+    rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run))
+    publish(rows)
+    _guarded_section(MEMORY_TITLE, run.doc, lambda: _memory(run))
+    rows += _guarded([TWO_WORKERS], run.plan, lambda: _two_workers(run))
+    return rows
+
+
+def _guarded(names: Sequence[str], plan: Plan, measure: Callable[[], list[Row]]) -> list[Row]:
+    try:
+        return measure()
+    except BenchError as exc:
+        return [row for name in names for row in skipped(name, plan, f"not run: {exc}")]
+
+
+def _guarded_section(title: str, doc: Path, build: Callable[[], str]) -> None:
+    try:
+        text = build()
+    except BenchError as exc:
+        text = f"Not run: {exc}"
+    write_section(title, text, doc)
+
+
+def _one_worker(run: RagwayRun) -> list[Row]:
+    system = peers.ragway("passthrough", workers=1)
+    with running(system.command, run.logs) as server:
+        rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
+        rows += measure_endpoint(RAG, system.endpoint, ROUTES[RAG], run.plan)
+        cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
+        rows += measure_endpoint(CACHE_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan)
+        if run.profile_s > 0:
+            _guarded_section(PROFILE_TITLE, run.doc, lambda: _profiles(run, system.endpoint, server.pid))
+    return rows
+
+
+def _two_workers(run: RagwayRun) -> list[Row]:
+    system = peers.ragway("passthrough", workers=2)
+    with running(system.command, run.logs):
+        return measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
+
+
+def _target(run: RagwayRun, endpoint: peers.Endpoint, route: str) -> Target:
+    bodies = write_bodies(run.plan.bodies_dir / f"ragway-{route}.jsonl", route, run.plan.texts)
+    return Target(endpoint.url, bodies, endpoint.headers)
+
+
+def _memory(run: RagwayRun) -> str:
+    """A fresh server, so the counts are requests since start."""
+    checkpoints = [1_000, 10_000] if run.quick_memory else [10_000, 100_000]
+    system = peers.ragway(ROUTES[RAG], workers=1)
+    with running(system.command, run.logs) as server:
+        points = memory.rss_checkpoints(server.pid, _target(run, system.endpoint, ROUTES[RAG]), checkpoints)
+    rows = [[p.requests, round(p.rss_bytes / 2**20, 1), p.errors] for p in points]
+    print_table(MEMORY_TITLE, ["requests", "RSS MiB", "errors"], rows)
+    return memory.markdown("ragway, 1 worker", ROUTES[RAG], points)
+
+
+def _profiles(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> str:
+    parts = [
+        f"py-spy {run.profile_s:.0f} s per route at concurrency 32, `--nonblocking` (the server is not paused). "
+        "The flamegraphs are SVG files beside this doc; the tables list the frames that held the most samples."
+    ]
+    for label, route in (("passthrough", ROUTES[PASSTHROUGH]), ("RAG", ROUTES[RAG])):
+        svg = run.doc.parent / "profiles" / f"{route}.svg"
+        raw = run.run_dir / "profiles" / f"{route}.txt"
+        frames = profile.record(pid, _target(run, endpoint, route), svg, raw, run.profile_s)
+        parts.append(profile.markdown(f"{label} route", frames, svg, run.doc.parent))
+    return "\n\n".join(parts)

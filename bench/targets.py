@@ -1,0 +1,78 @@
+"""The issue's targets checked against the rows of this run: met or missed, and by how much."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bench.overhead import PORTKEY_ROW, STUB_ROW, Row
+from bench.ragway_rows import CACHE_HIT, PASSTHROUGH, RAG
+from bench.report import markdown_table
+
+TITLE = "Targets"
+Measure = Callable[[Row, Sequence[Row]], float | None]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target: which row at which concurrency, what is measured, and the bound."""
+
+    text: str
+    system: str
+    concurrency: int
+    measure: Measure
+    bound: Callable[[Sequence[Row]], float | None]
+    at_most: bool
+    unit: str
+
+
+def _find(rows: Sequence[Row], system: str, concurrency: int) -> Row | None:
+    return next((r for r in rows if r.system == system and r.concurrency == concurrency and r.result), None)
+
+
+def _overhead_p50(row: Row, rows: Sequence[Row]) -> float | None:
+    stub = _find(rows, STUB_ROW, row.concurrency)
+    return row.result.p50_ms - stub.result.p50_ms if stub and row.result and stub.result else None
+
+
+def _rps(row: Row, rows: Sequence[Row]) -> float | None:
+    return row.result.rps if row.result else None
+
+
+def _p50(row: Row, rows: Sequence[Row]) -> float | None:
+    return row.result.p50_ms if row.result else None
+
+
+def _portkey_rps(rows: Sequence[Row]) -> float | None:
+    portkey = _find(rows, PORTKEY_ROW, 32)
+    return portkey.result.rps if portkey and portkey.result else None
+
+
+CHECKS = [
+    Check("passthrough overhead p50, concurrency 1", PASSTHROUGH, 1, _overhead_p50, lambda _: 1.5, True, "ms"),
+    Check("passthrough req/s at least Portkey's, concurrency 32", PASSTHROUGH, 32, _rps, _portkey_rps, False, "req/s"),
+    Check("RAG overhead p50, concurrency 1", RAG, 1, _overhead_p50, lambda _: 12.0, True, "ms"),
+    Check("RAG req/s, concurrency 32", RAG, 32, _rps, lambda _: 300.0, False, "req/s"),
+    Check("cache hit p50 (in-process), concurrency 1", CACHE_HIT, 1, _p50, lambda _: 1.0, True, "ms"),
+]
+
+
+def verdicts(rows: Sequence[Row]) -> list[list[object]]:
+    """[target, bound, measured, verdict] per check; a row that did not run says so."""
+    out: list[list[object]] = []
+    for check in CHECKS:
+        row = _find(rows, check.system, check.concurrency)
+        value = check.measure(row, rows) if row else None
+        bound = check.bound(rows)
+        if value is None or bound is None:
+            out.append([check.text, "—", "—", "not measured"])
+            continue
+        met = value <= bound if check.at_most else value >= bound
+        verdict = "met" if met else f"missed by {abs(value - bound):,.2f} {check.unit}"
+        sign = "≤" if check.at_most else "≥"
+        out.append([check.text, f"{sign} {bound:,.2f} {check.unit}", f"{value:,.2f} {check.unit}", verdict])
+    return out
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    return markdown_table(["target", "bound", "measured", "verdict"], verdicts(rows))
