@@ -96,7 +96,7 @@ def stub() -> System:
 
 def litellm() -> System:
     endpoint = Endpoint(_chat_url(LITELLM_PORT), (f"Authorization: Bearer {LITELLM_KEY}",))
-    argv = [str(LITELLM_BIN), "--config", str(BENCH_DIR / "peers" / "litellm.yaml")]
+    argv = [str(LITELLM_BIN), "--config", str(BENCH_DIR / "litellm.yaml")]
     argv += ["--host", HOST, "--port", str(LITELLM_PORT), "--num_workers", "1"]
     env = {**OFFLINE_ENV, "LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
     command = Command("litellm", argv, _ready(endpoint, "stub"), env=env, start_timeout_s=180)
