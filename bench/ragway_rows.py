@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import yaml
 
 from bench import memory, peers, profile
 from bench.bodies import write_bodies
@@ -16,6 +19,8 @@ from bench.report import print_table, write_section
 PASSTHROUGH = "ragway passthrough"
 RAG = "ragway RAG (k=4 examples, 2 chunks)"
 CACHE_HIT = "ragway cache hit (in-process)"
+REDIS_HIT = "ragway cache hit (Redis)"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 TWO_WORKERS = "ragway passthrough, 2 workers"
 ROUTES = {PASSTHROUGH: "passthrough", RAG: "rag", CACHE_HIT: "cached"}
 MEMORY_TITLE = "Memory"
@@ -41,6 +46,7 @@ def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> list[Ro
     rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run))
     publish(rows)
     _guarded_section(MEMORY_TITLE, run.doc, lambda: _memory(run))
+    rows += _guarded([REDIS_HIT], run.plan, lambda: _redis_hits(run))
     rows += _guarded([TWO_WORKERS], run.plan, lambda: _two_workers(run))
     return rows
 
@@ -76,6 +82,26 @@ def _two_workers(run: RagwayRun) -> list[Row]:
     system = peers.ragway("passthrough", workers=2)
     with running(system.command, run.logs):
         return measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
+
+
+def _redis_hits(run: RagwayRun) -> list[Row]:
+    """The cached route again, with the cache in Redis as replicas share it."""
+    system = peers.ragway(ROUTES[CACHE_HIT], workers=1, config=_redis_config(run))
+    with running(system.command, run.logs):
+        cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
+        return measure_endpoint(REDIS_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan)
+
+
+def _redis_config(run: RagwayRun) -> Path:
+    """bench/configs with the cache store switched to Redis, holding only the cached route."""
+    root = run.run_dir / "configs-redis"
+    (root / "routes").mkdir(parents=True, exist_ok=True)
+    gateway = yaml.safe_load((peers.RAGWAY_CONFIG / "gateway.yaml").read_text(encoding="utf-8"))
+    gateway["cache"]["url"] = REDIS_URL
+    gateway["indexes_dir"] = str(run.run_dir / "indexes")
+    (root / "gateway.yaml").write_text(yaml.safe_dump(gateway, sort_keys=False), encoding="utf-8")
+    shutil.copy(peers.RAGWAY_CONFIG / "routes" / "cached.yaml", root / "routes" / "cached.yaml")
+    return root
 
 
 def _target(run: RagwayRun, endpoint: peers.Endpoint, route: str) -> Target:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.overhead import PORTKEY_ROW, STUB_ROW, Row
-from bench.ragway_rows import CACHE_HIT, PASSTHROUGH, RAG
+from bench.ragway_rows import CACHE_HIT, PASSTHROUGH, RAG, REDIS_HIT
 from bench.report import markdown_table
 
 TITLE = "Targets"
@@ -54,6 +54,7 @@ CHECKS = [
     Check("RAG overhead p50, concurrency 1", RAG, 1, _overhead_p50, lambda _: 12.0, True, "ms"),
     Check("RAG req/s, concurrency 32", RAG, 32, _rps, lambda _: 300.0, False, "req/s"),
     Check("cache hit p50 (in-process), concurrency 1", CACHE_HIT, 1, _p50, lambda _: 1.0, True, "ms"),
+    Check("cache hit p50 (Redis), concurrency 1", REDIS_HIT, 1, _p50, lambda _: 2.0, True, "ms"),
 ]
 
 
