@@ -54,9 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += _measure_system(LITELLM_ROW, peers.litellm(), plan, rows, args.doc)
         rows += _measure_system(PORTKEY_ROW, peers.portkey(), plan, rows, args.doc)
         run = RagwayRun(plan, run_dir, args.doc, args.quick_memory, args.profile_seconds)
-        rows += ragway_rows(run, lambda new: _publish([*rows, *new], plan, args.doc))
+        ragway = ragway_rows(run, lambda new: _publish([*rows, *new], plan, args.doc))
+    rows += ragway.rows
     _publish(rows, plan, args.doc)
-    write_section(targets.TITLE, targets.markdown(rows), args.doc)
+    write_section(targets.TITLE, targets.markdown(rows, ragway.memory_growth), args.doc)
     write_section(MACHINE_TITLE, _machine(argv, load_before, os.getloadavg()), args.doc)
     print(f"wrote {args.doc}")
     return 0

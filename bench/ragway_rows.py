@@ -41,14 +41,21 @@ class RagwayRun:
         return self.run_dir / "logs"
 
 
-def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> list[Row]:
+@dataclass(frozen=True)
+class RagwayResults:
+    rows: list[Row]
+    memory_growth: float | None
+
+
+def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayResults:
     """Measure every ragway row; a row that cannot run is kept with the reason instead of numbers."""
     rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run))
     publish(rows)
-    _guarded_section(MEMORY_TITLE, run.doc, lambda: _memory(run))
+    growth = _memory_section(run)
     rows += _guarded([REDIS_HIT], run.plan, lambda: _redis_hits(run))
+    publish(rows)
     rows += _guarded([TWO_WORKERS], run.plan, lambda: _two_workers(run))
-    return rows
+    return RagwayResults(rows, growth)
 
 
 def _guarded(names: Sequence[str], plan: Plan, measure: Callable[[], list[Row]]) -> list[Row]:
@@ -109,15 +116,25 @@ def _target(run: RagwayRun, endpoint: peers.Endpoint, route: str) -> Target:
     return Target(endpoint.url, bodies, endpoint.headers)
 
 
-def _memory(run: RagwayRun) -> str:
+def _memory_section(run: RagwayRun) -> float | None:
+    """Write the memory section; the growth, or None when the run failed."""
+    try:
+        points = _memory(run)
+    except BenchError as exc:
+        write_section(MEMORY_TITLE, f"Not run: {exc}", run.doc)
+        return None
+    rows = [[p.requests, round(p.rss_bytes / 2**20, 1), p.errors] for p in points]
+    print_table(MEMORY_TITLE, ["requests", "RSS MiB", "errors"], rows)
+    write_section(MEMORY_TITLE, memory.markdown("ragway, 1 worker", ROUTES[RAG], points), run.doc)
+    return memory.growth(points)
+
+
+def _memory(run: RagwayRun) -> list[memory.Checkpoint]:
     """A fresh server, so the counts are requests since start."""
     checkpoints = [1_000, 10_000] if run.quick_memory else [10_000, 100_000]
     system = peers.ragway(ROUTES[RAG], workers=1)
     with running(system.command, run.logs) as server:
-        points = memory.rss_checkpoints(server.pid, _target(run, system.endpoint, ROUTES[RAG]), checkpoints)
-    rows = [[p.requests, round(p.rss_bytes / 2**20, 1), p.errors] for p in points]
-    print_table(MEMORY_TITLE, ["requests", "RSS MiB", "errors"], rows)
-    return memory.markdown("ragway, 1 worker", ROUTES[RAG], points)
+        return memory.rss_checkpoints(server.pid, _target(run, system.endpoint, ROUTES[RAG]), checkpoints)
 
 
 def _profiles(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bench import memory
 from bench.overhead import PORTKEY_ROW, STUB_ROW, Row
 from bench.ragway_rows import CACHE_HIT, PASSTHROUGH, RAG, REDIS_HIT
 from bench.report import markdown_table
@@ -75,5 +76,15 @@ def verdicts(rows: Sequence[Row]) -> list[list[object]]:
     return out
 
 
-def markdown(rows: Sequence[Row]) -> str:
-    return markdown_table(["target", "bound", "measured", "verdict"], verdicts(rows))
+def memory_verdict(growth: float | None) -> list[object]:
+    text = "RSS growth on the RAG route between the memory checkpoints"
+    if growth is None:
+        return [text, "—", "—", "not measured"]
+    limit = memory.GROWTH_LIMIT
+    verdict = "met" if growth < limit else f"missed by {100 * (growth - limit):.1f} points"
+    return [text, f"< {limit:.0%}", f"{growth:+.1%}", verdict]
+
+
+def markdown(rows: Sequence[Row], memory_growth: float | None) -> str:
+    table = [*verdicts(rows), memory_verdict(memory_growth)]
+    return markdown_table(["target", "bound", "measured", "verdict"], table)
