@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from gateway.config.base import Strict
-from gateway.config.policy import PolicyConfig, FixedPolicy
+from gateway.config.policy import FixedPolicy, PolicyConfig
 from gateway.config.route_sections import CacheSettings, EvalSettings, RetrievalSettings
 
 TaskType = Literal["classification", "extraction", "generation"]

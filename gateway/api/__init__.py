@@ -1,0 +1,1 @@
+"""HTTP routers: parse, call the service, serialise. No logic lives here."""

@@ -1,0 +1,63 @@
+"""The four exception handlers: every failure leaves as OpenAI error JSON."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from gateway.errors import GatewayError, InvalidRequest, error_body
+
+log = logging.getLogger("ragway.api")
+
+STATUS_CODES = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def json_response(body: dict, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def invalid_from_validation(exc: ValidationError | RequestValidationError) -> InvalidRequest:
+    """A 400 naming the first offending field, as `messages.0.role`."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"] if part not in ("body",)]
+    param = ".".join(loc) or None
+    message = f"{param}: {first['msg']}" if param else first["msg"]
+    return InvalidRequest(message, param=param, code="invalid_value" if param else "invalid_request")
+
+
+def _request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "")
+
+
+async def gateway_error(request: Request, exc: GatewayError) -> Response:
+    return json_response(exc.body(), exc.status, {"x-request-id": _request_id(request)})
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    return await gateway_error(request, invalid_from_validation(exc))
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    code = STATUS_CODES.get(exc.status_code, "http_error")
+    body = error_body(str(exc.detail), "invalid_request_error", code)
+    return json_response(body, exc.status_code, {"x-request-id": _request_id(request)})
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    request_id = _request_id(request)
+    log.exception("unhandled error in request %s", request_id)
+    body = error_body(f"internal error (request id {request_id})", "server_error", "internal_error")
+    return json_response(body, 500, {"x-request-id": request_id})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

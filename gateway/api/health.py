@@ -1,0 +1,34 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from gateway.api.errors import json_response
+from gateway.deps import DepsDep
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(deps: DepsDep) -> Response:
+    """Ready when every local model server answers; reports the last refused config edit."""
+    servers = {s.name: await s.is_ready() for s in deps.local_servers}
+    ready = all(servers.values())
+    body = {"status": "ready" if ready else "starting", "local_servers": servers,
+            "routes": sorted(deps.config.current.routes), "config_error": deps.config.last_error}
+    return json_response(body, 200 if ready else 503)
+
+
+@router.post("/admin/reload")
+async def reload(request: Request, deps: DepsDep) -> Response:
+    deps.auth.admin(request.headers.get("authorization"))
+    result = deps.config.reload()
+    return json_response({"ok": result.ok, "message": result.message, "changed": list(result.changed)},
+                         200 if result.ok else 400)

@@ -1,0 +1,43 @@
+"""The ASGI app: routers, error handlers, and dependencies built in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from gateway.api import chat, errors, health, models
+from gateway.api.request_id import RequestIdMiddleware
+from gateway.config.store import ConfigStore
+from gateway.deps import Deps
+from gateway.lifecycle import build_deps, running
+
+BuildDeps = Callable[[ConfigStore], Deps]
+
+
+def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool = True) -> FastAPI:
+    """The gateway for the config directory *config_root*; *build* lets tests swap dependencies."""
+    store = ConfigStore.open(config_root)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(build(store), watch=watch) as deps:
+            app.state.deps = deps
+            yield
+
+    app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(RequestIdMiddleware)
+    errors.install(app)
+    for router in (chat.router, models.router, health.router):
+        app.include_router(router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: the config directory comes from RAGWAY_CONFIG."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(Path(os.environ.get("RAGWAY_CONFIG", "configs")))

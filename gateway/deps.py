@@ -1,0 +1,40 @@
+"""Everything a request needs, built once in the app's lifespan and kept on app.state.deps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from gateway.auth import Authenticator
+from gateway.config.store import ConfigStore
+from gateway.providers.local_server import LocalServer
+from gateway.providers.registry import ProviderRegistry
+from gateway.service import ChatService
+from gateway.usage.record import RequestRecord
+
+
+class UsageSink(Protocol):
+    def record(self, rec: RequestRecord) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class Deps:
+    config: ConfigStore
+    auth: Authenticator
+    providers: ProviderRegistry
+    service: ChatService
+    usage: UsageSink
+    local_servers: list[LocalServer] = field(default_factory=list)
+
+
+def get_deps(request: Request) -> Deps:
+    return request.app.state.deps
+
+
+DepsDep = Annotated[Deps, Depends(get_deps)]

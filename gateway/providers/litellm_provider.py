@@ -1,0 +1,63 @@
+"""Calls through litellm, for every provider it speaks (OpenAI, Anthropic, Bedrock, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gateway.config import ModelConfig
+from gateway.errors import GatewayError, InvalidRequest, RateLimited, UpstreamError, UpstreamTimeout
+
+
+class LiteLLMProvider:
+    """One configured model called with `litellm.acompletion`; keys come from the named env var."""
+
+    def __init__(self, name: str, config: ModelConfig) -> None:
+        import litellm
+
+        self.name = name
+        self.config = config
+        self._litellm = litellm
+        key = config.api_key()
+        self._kwargs: dict[str, Any] = {
+            "model": config.model,
+            "timeout": config.timeout_s,
+            "num_retries": config.retries,
+        }
+        if config.api_base:
+            self._kwargs["api_base"] = config.api_base
+        if key is not None:
+            self._kwargs["api_key"] = key.get_secret_value()
+
+    async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
+        payload = {k: v for k, v in payload.items() if k not in ("stream", "stream_options")}
+        try:
+            response = await self._litellm.acompletion(**payload, **self._kwargs)
+        except Exception as exc:  # litellm raises its own tree; map it onto ours
+            raise self._map(exc) from None
+        return response.model_dump(exclude_none=True)
+
+    async def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        payload = dict(payload, stream=True)
+        try:
+            response = await self._litellm.acompletion(**payload, **self._kwargs)
+            async for chunk in response:
+                yield chunk.model_dump(exclude_none=True)
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise self._map(exc) from None
+
+    async def aclose(self) -> None:
+        return None
+
+    def _map(self, exc: Exception) -> GatewayError:
+        litellm = self._litellm
+        message = f"model '{self.name}' failed: {getattr(exc, 'message', None) or exc}"
+        if isinstance(exc, litellm.Timeout):
+            return UpstreamTimeout(f"model '{self.name}' timed out after {self.config.timeout_s:g}s")
+        if isinstance(exc, litellm.RateLimitError):
+            return RateLimited(message)
+        if isinstance(exc, litellm.BadRequestError):
+            return InvalidRequest(message, code="upstream_rejected_request")
+        return UpstreamError(message)

@@ -1,0 +1,103 @@
+"""Config validation: unknown keys and bad values are refused naming file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.config import load_snapshot
+from gateway.config.store import ConfigStore
+from gateway.errors import ConfigError
+from tests.servers import write_config
+
+GATEWAY = {"auth": {"open": True}, "models": {"m": {"model": "openai/m", "api_base": "http://127.0.0.1:9/v1"}}}
+ROUTE = {"task": "generation", "targets": {"large": {"model": "m"}}, "policy": {"kind": "fixed", "target": "large"}}
+
+
+def make(tmp_path: Path, route_text: str | None = None) -> Path:
+    root = write_config(tmp_path / "configs", GATEWAY, {"chat": ROUTE})
+    if route_text is not None:
+        (root / "routes" / "chat.yaml").write_text(route_text)
+    return root
+
+
+def test_repo_configs_are_valid(repo_root: Path) -> None:
+    snapshot = load_snapshot(repo_root / "configs")
+    assert "chat" in snapshot.routes
+
+
+def test_valid_route_loads_with_version(tmp_path: Path) -> None:
+    snapshot = load_snapshot(make(tmp_path))
+    route = snapshot.routes["chat"]
+    assert route.config.targets["large"].model == "m"
+    assert len(route.version) == 12
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
+    root = make(tmp_path, "task: generation\ntargets:\n  large:\n    model: m\nsytem_prompt: hi\n")
+    with pytest.raises(ConfigError) as info:
+        load_snapshot(root)
+    message = str(info.value)
+    assert "chat.yaml:5" in message and "sytem_prompt" in message
+
+
+def test_nested_bad_value_names_its_line(tmp_path: Path) -> None:
+    text = "task: generation\ntargets:\n  large:\n    model: m\nparams:\n  temperature: 9\n"
+    with pytest.raises(ConfigError) as info:
+        load_snapshot(make(tmp_path, text))
+    assert "chat.yaml:6" in str(info.value) and "params.temperature" in str(info.value)
+
+
+def test_unknown_model_reference_is_refused(tmp_path: Path) -> None:
+    text = "task: generation\ntargets:\n  large:\n    model: ghost\n"
+    with pytest.raises(ConfigError) as info:
+        load_snapshot(make(tmp_path, text))
+    assert "chat.yaml:4" in str(info.value) and "ghost" in str(info.value)
+
+
+def test_policy_target_must_exist(tmp_path: Path) -> None:
+    text = "targets:\n  large:\n    model: m\npolicy:\n  kind: fixed\n  target: small\n"
+    with pytest.raises(ConfigError) as info:
+        load_snapshot(make(tmp_path, text))
+    assert "'small'" in str(info.value)
+
+
+def test_invalid_yaml_names_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_snapshot(make(tmp_path, "targets:\n  large: [unclosed\n"))
+    assert "invalid YAML" in str(info.value)
+
+
+def test_closed_auth_needs_key_envs(tmp_path: Path) -> None:
+    root = write_config(tmp_path / "c", {**GATEWAY, "auth": {"open": False}}, {"chat": ROUTE})
+    with pytest.raises(ConfigError) as info:
+        load_snapshot(root)
+    assert "gateway.yaml" in str(info.value) and "client_key_envs" in str(info.value)
+
+
+def test_reload_keeps_last_good_config(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    store = ConfigStore.open(root)
+    good = store.current.routes["chat"].version
+    (root / "routes" / "chat.yaml").write_text("targets: {large: {model: m}}\nbogus: 1\n")
+    result = store.reload()
+    assert not result.ok and "bogus" in result.message
+    assert store.current.routes["chat"].version == good
+    assert store.last_error
+    (root / "routes" / "chat.yaml").write_text("system_prompt: new\ntargets: {large: {model: m}}\n")
+    result = store.reload()
+    assert result.ok and result.changed == ("chat",)
+    assert store.current.routes["chat"].config.system_prompt == "new"
+
+
+def test_config_check_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["config", "check", "--config", str(make(tmp_path))])
+    assert ok.exit_code == 0 and "chat" in ok.output
+    bad = make(tmp_path / "b", "targets: {large: {model: m}}\nextra: 1\n")
+    failed = runner.invoke(app, ["config", "check", "--config", str(bad)])
+    assert failed.exit_code == 1
+    assert "extra" in failed.output

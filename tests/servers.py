@@ -1,0 +1,77 @@
+"""Real processes for integration tests: the llama.cpp model server and the gateway itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout_s}s")
+
+
+def stop(process: subprocess.Popen, timeout_s: float = 20) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def start_llama(port: int) -> subprocess.Popen:
+    from gateway.config import LocalServerConfig
+    from gateway.providers.local_server import server_command
+
+    command = server_command(LocalServerConfig(port=port, n_ctx=2048))
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/v1/models", 120, process)
+    return process
+
+
+def write_config(root: Path, gateway: dict, routes: dict[str, dict]) -> Path:
+    (root / "routes").mkdir(parents=True, exist_ok=True)
+    (root / "gateway.yaml").write_text(yaml.safe_dump(gateway, sort_keys=False))
+    for name, route in routes.items():
+        (root / "routes" / f"{name}.yaml").write_text(yaml.safe_dump(route, sort_keys=False))
+    return root
+
+
+def start_gateway(config_dir: Path, port: int, env: dict[str, str] | None = None,
+                  log_path: Path | None = None) -> subprocess.Popen:
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config_dir), "--port", str(port)],
+        cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz", 120, process)
+    return process
