@@ -25,6 +25,7 @@ HEADERS = [
     "req/s × Portkey",
     "errors / requests",
     "upstream calls",
+    "note",
 ]
 
 
@@ -85,7 +86,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[object]]:
     out: list[list[object]] = []
     for row in rows:
         if row.result is None:
-            out.append([row.system, row.concurrency, "—", "—", "—", "—", "—", "—", "—", row.note])
+            out.append([row.system, row.concurrency, *["—"] * 8, row.note])
             continue
         result = row.result
         stub = _baseline(rows, STUB_ROW, row.concurrency)
@@ -103,6 +104,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[object]]:
                 _ratio(result.rps, portkey.rps if portkey else None),
                 f"{result.errors} / {result.requests:,}",
                 f"{row.upstream_calls:,}" if row.upstream_calls >= 0 else "?",
+                row.note,
             ]
         )
     return out

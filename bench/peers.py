@@ -46,6 +46,15 @@ class Endpoint:
         return status == 200 and ANSWER in body
 
 
+def ragway_meta(endpoint: Endpoint, model: str, content: str) -> dict:
+    """The `ragway` field of one response: route, target, cache status and what was retrieved."""
+    status, body = post_chat(endpoint, model, content)
+    if status != 200:
+        return {}
+    meta = json.loads(body).get("ragway")
+    return meta if isinstance(meta, dict) else {}
+
+
 def post_chat(endpoint: Endpoint, model: str, content: str = "ping", timeout_s: float = 5.0) -> tuple[int, str]:
     """One chat completion request: (status, body text); status 0 when nothing answered."""
     payload = json.dumps({"model": model, "messages": [{"role": "user", "content": content}]}).encode()

@@ -18,6 +18,9 @@ from bench.report import markdown_table
 RATE_HZ = 100
 
 
+PROJECT_PACKAGES = ("gateway/", "retrieval/")
+
+
 @dataclass(frozen=True)
 class Frames:
     """Sample counts per frame: self (the frame was running) and total (it was on the stack)."""
@@ -25,6 +28,19 @@ class Frames:
     samples: int
     self_counts: Counter[str]
     total_counts: Counter[str]
+
+    def by_package(self) -> Counter[str]:
+        """Own time summed per top-level package (`httpx`, `gateway`, `threading`, ...)."""
+        packages: Counter[str] = Counter()
+        for frame, count in self.self_counts.items():
+            packages[package_of(frame)] += count
+        return packages
+
+    def project_frames(self) -> Counter[str]:
+        """Time on the stack of ragway's own functions: where the request path spends it."""
+        return Counter(
+            {f: n for f, n in self.total_counts.items() if _where(f).startswith(PROJECT_PACKAGES) and "/cli/" not in f}
+        )
 
 
 def py_spy() -> str:
@@ -82,7 +98,7 @@ def parse_collapsed(text: str) -> Frames:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_short(frame) for frame in stack.split(";") if not frame.startswith("process ")]
+        frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
         if not frames:
             continue
         samples += count
@@ -92,37 +108,31 @@ def parse_collapsed(text: str) -> Frames:
     return Frames(samples, self_counts, total_counts)
 
 
-def _short(frame: str) -> str:
-    """`fn (/long/path/site-packages/pkg/mod.py:12)` -> `fn (pkg/mod.py:12)`."""
-    name, _, where = frame.partition(" (")
-    if not where:
-        return frame
-    path = where.rstrip(")")
-    parts = path.split("/")
-    return f"{name} ({'/'.join(parts[-2:])})"
+def _where(frame: str) -> str:
+    """`fn (httpx/_client.py:12)` -> `httpx/_client.py`."""
+    _, _, where = frame.rpartition(" (")
+    return where.rstrip(")").rsplit(":", 1)[0]
 
 
-def markdown(title: str, frames: Frames, svg: Path, doc_dir: Path, top: int = 12) -> str:
-    """Top frames by own time and by time on the stack, as percentages of all samples."""
+def package_of(frame: str) -> str:
+    """The top-level package or stdlib module a frame's code lives in."""
+    where = _where(frame).lstrip("<").removeprefix("frozen ")
+    head = where.split("/", 1)[0]
+    return head.removesuffix(".py").rstrip(">") or "?"
+
+
+def markdown(title: str, frames: Frames, svg: Path, doc_dir: Path, top: int = 10) -> str:
+    """Own time by package and by frame, and ragway's own functions by time on the stack."""
     if frames.samples == 0:
-        return f"{title}: no samples recorded."
+        return f"**{title}**: no samples recorded."
     rel = os.path.relpath(svg.resolve(), doc_dir.resolve())
-    own = [[f"`{frame}`", round(100 * n / frames.samples, 1)] for frame, n in frames.self_counts.most_common(top)]
-    on_stack = [
-        [f"`{frame}`", round(100 * n / frames.samples, 1)]
-        for frame, n in frames.total_counts.most_common(top + 8)
-        if not _is_plumbing(frame)
-    ][:top]
-    return "\n\n".join(
-        [
-            f"**{title}**: {frames.samples:,} samples at {RATE_HZ} Hz, flamegraph [{svg.name}]({rel}).",
-            markdown_table(["own time (frame running)", "% samples"], own),
-            markdown_table(["on the stack (inclusive)", "% samples"], on_stack),
-        ]
-    )
-
-
-def _is_plumbing(frame: str) -> bool:
-    """Frames present in nearly every sample of any asyncio server, which say nothing about the route."""
-    plumbing = ("<module>", "run (", "run_forever", "_run_once", "_run (asyncio", "main (", "serve (", "run_until")
-    return frame.startswith(plumbing)
+    tables = [
+        (["package (own time)", "% samples"], frames.by_package()),
+        (["frame (own time)", "% samples"], frames.self_counts),
+        (["ragway function (on the stack)", "% samples"], frames.project_frames()),
+    ]
+    parts = [f"**{title}**: {frames.samples:,} samples at {RATE_HZ} Hz, flamegraph [{svg.name}]({rel})."]
+    for headers, counts in tables:
+        rows = [[f"`{name}`", round(100 * n / frames.samples, 1)] for name, n in counts.most_common(top)]
+        parts.append(markdown_table(headers, rows))
+    return "\n\n".join(parts)

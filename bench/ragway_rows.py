@@ -77,12 +77,29 @@ def _one_worker(run: RagwayRun) -> list[Row]:
     system = peers.ragway("passthrough", workers=1)
     with running(system.command, run.logs) as server:
         rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
-        rows += measure_endpoint(RAG, system.endpoint, ROUTES[RAG], run.plan)
+        rag_note = _retrieval_note(system.endpoint, run.plan.texts[0])
+        rows += [replace(row, note=rag_note) for row in measure_endpoint(RAG, system.endpoint, ROUTES[RAG], run.plan)]
         cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
-        rows += measure_endpoint(CACHE_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan)
+        rows += _cache_notes(measure_endpoint(CACHE_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
         if run.profile_s > 0:
             _guarded_section(PROFILE_TITLE, run.doc, lambda: _profiles(run, system.endpoint, server.pid))
     return rows
+
+
+def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
+    """Say so when the RAG route answered without retrieving: its row would then measure a passthrough."""
+    retrieved = peers.ragway_meta(endpoint, ROUTES[RAG], text).get("retrieved") or []
+    return f"{len(retrieved)} items retrieved per request" if retrieved else "WARNING: nothing retrieved"
+
+
+def _cache_notes(rows: list[Row]) -> list[Row]:
+    """A cache row whose requests still reached the stub measured misses, not hits: say so."""
+    return [
+        replace(row, note=f"WARNING: {row.upstream_calls:,} requests reached the stub (misses)")
+        if row.result and row.upstream_calls > row.result.requests // 100
+        else row
+        for row in rows
+    ]
 
 
 def _two_workers(run: RagwayRun) -> list[Row]:
@@ -96,7 +113,7 @@ def _redis_hits(run: RagwayRun) -> list[Row]:
     system = peers.ragway(ROUTES[CACHE_HIT], workers=1, config=_redis_config(run))
     with running(system.command, run.logs):
         cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
-        return measure_endpoint(REDIS_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan)
+        return _cache_notes(measure_endpoint(REDIS_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
 
 
 def _redis_config(run: RagwayRun) -> Path:
