@@ -11,6 +11,7 @@ import yaml
 
 from bench import memory, peers, profile
 from bench.bodies import write_bodies
+from bench.indexes import ensure_indexes
 from bench.load import Target
 from bench.overhead import Plan, Row, measure_endpoint, skipped
 from bench.procs import BenchError, running
@@ -35,6 +36,8 @@ class RagwayRun:
     doc: Path
     quick_memory: bool
     profile_s: float
+    config: Path = peers.RAGWAY_CONFIG
+    rag_error: str | None = None
 
     @property
     def logs(self) -> Path:
@@ -49,6 +52,7 @@ class RagwayResults:
 
 def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayResults:
     """Measure every ragway row; a row that cannot run is kept with the reason instead of numbers."""
+    run = _with_indexes(run)
     rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run))
     publish(rows)
     growth = _memory_section(run)
@@ -56,6 +60,16 @@ def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayR
     publish(rows)
     rows += _guarded([TWO_WORKERS], run.plan, lambda: _two_workers(run))
     return RagwayResults(rows, growth)
+
+
+def _with_indexes(run: RagwayRun) -> RagwayRun:
+    """Build the RAG route's indexes; without them serve the other routes and say why RAG is missing."""
+    try:
+        ensure_indexes(run.run_dir / "indexes")
+    except BenchError as exc:
+        routes = [r for r in ROUTES.values() if r != ROUTES[RAG]]
+        return replace(run, config=_config_variant(run, "configs-norag", routes), rag_error=str(exc))
+    return run
 
 
 def _guarded(names: Sequence[str], plan: Plan, measure: Callable[[], list[Row]]) -> list[Row]:
@@ -74,16 +88,22 @@ def _guarded_section(title: str, doc: Path, build: Callable[[], str]) -> None:
 
 
 def _one_worker(run: RagwayRun) -> list[Row]:
-    system = peers.ragway("passthrough", workers=1)
+    system = peers.ragway("passthrough", workers=1, config=run.config)
     with running(system.command, run.logs) as server:
         rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
-        rag_note = _retrieval_note(system.endpoint, run.plan.texts[0])
-        rows += [replace(row, note=rag_note) for row in measure_endpoint(RAG, system.endpoint, ROUTES[RAG], run.plan)]
+        rows += _rag_rows(run, system.endpoint)
         cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
         rows += _cache_notes(measure_endpoint(CACHE_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
         if run.profile_s > 0:
             _guarded_section(PROFILE_TITLE, run.doc, lambda: _profiles(run, system.endpoint, server.pid))
     return rows
+
+
+def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint) -> list[Row]:
+    if run.rag_error:
+        return skipped(RAG, run.plan, f"not run: {run.rag_error}")
+    note = _retrieval_note(endpoint, run.plan.texts[0])
+    return [replace(row, note=note) for row in measure_endpoint(RAG, endpoint, ROUTES[RAG], run.plan)]
 
 
 def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
@@ -103,28 +123,32 @@ def _cache_notes(rows: list[Row]) -> list[Row]:
 
 
 def _two_workers(run: RagwayRun) -> list[Row]:
-    system = peers.ragway("passthrough", workers=2)
+    system = peers.ragway("passthrough", workers=2, config=run.config)
     with running(system.command, run.logs):
         return measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
 
 
 def _redis_hits(run: RagwayRun) -> list[Row]:
     """The cached route again, with the cache in Redis as replicas share it."""
-    system = peers.ragway(ROUTES[CACHE_HIT], workers=1, config=_redis_config(run))
+    config = _config_variant(run, "configs-redis", [ROUTES[CACHE_HIT]], cache_url=REDIS_URL)
+    system = peers.ragway(ROUTES[CACHE_HIT], workers=1, config=config)
     with running(system.command, run.logs):
         cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
         return _cache_notes(measure_endpoint(REDIS_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
 
 
-def _redis_config(run: RagwayRun) -> Path:
-    """bench/configs with the cache store switched to Redis, holding only the cached route."""
-    root = run.run_dir / "configs-redis"
-    (root / "routes").mkdir(parents=True, exist_ok=True)
+def _config_variant(run: RagwayRun, name: str, routes: Sequence[str], cache_url: str | None = None) -> Path:
+    """A copy of bench/configs under the run dir with only *routes*, and another cache store if given."""
+    root = run.run_dir / name
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "routes").mkdir(parents=True)
     gateway = yaml.safe_load((peers.RAGWAY_CONFIG / "gateway.yaml").read_text(encoding="utf-8"))
-    gateway["cache"]["url"] = REDIS_URL
-    gateway["indexes_dir"] = str(run.run_dir / "indexes")
+    if cache_url:
+        gateway["cache"]["url"] = cache_url
+    gateway["indexes_dir"] = str((run.run_dir / "indexes").resolve())
     (root / "gateway.yaml").write_text(yaml.safe_dump(gateway, sort_keys=False), encoding="utf-8")
-    shutil.copy(peers.RAGWAY_CONFIG / "routes" / "cached.yaml", root / "routes" / "cached.yaml")
+    for route in routes:
+        shutil.copy(peers.RAGWAY_CONFIG / "routes" / f"{route}.yaml", root / "routes" / f"{route}.yaml")
     return root
 
 
@@ -135,6 +159,9 @@ def _target(run: RagwayRun, endpoint: peers.Endpoint, route: str) -> Target:
 
 def _memory_section(run: RagwayRun) -> float | None:
     """Write the memory section; the growth, or None when the run failed."""
+    if run.rag_error:
+        write_section(MEMORY_TITLE, f"Not run: the RAG route is missing: {run.rag_error}", run.doc)
+        return None
     try:
         points = _memory(run)
     except BenchError as exc:
@@ -149,7 +176,7 @@ def _memory_section(run: RagwayRun) -> float | None:
 def _memory(run: RagwayRun) -> list[memory.Checkpoint]:
     """A fresh server, so the counts are requests since start."""
     checkpoints = [1_000, 10_000] if run.quick_memory else [10_000, 100_000]
-    system = peers.ragway(ROUTES[RAG], workers=1)
+    system = peers.ragway(ROUTES[RAG], workers=1, config=run.config)
     with running(system.command, run.logs) as server:
         return memory.rss_checkpoints(server.pid, _target(run, system.endpoint, ROUTES[RAG]), checkpoints)
 
@@ -159,7 +186,8 @@ def _profiles(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> str:
         f"py-spy {run.profile_s:.0f} s per route at concurrency 32, `--nonblocking` (the server is not paused). "
         "The flamegraphs are SVG files beside this doc; the tables list the frames that held the most samples."
     ]
-    for label, route in (("passthrough", ROUTES[PASSTHROUGH]), ("RAG", ROUTES[RAG])):
+    routes = [("passthrough", ROUTES[PASSTHROUGH])] + ([] if run.rag_error else [("RAG", ROUTES[RAG])])
+    for label, route in routes:
         svg = run.doc.parent / "profiles" / f"{route}.svg"
         raw = run.run_dir / "profiles" / f"{route}.txt"
         frames = profile.record(pid, _target(run, endpoint, route), svg, raw, run.profile_s)
