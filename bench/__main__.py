@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ragway = ragway_rows(run, lambda new: _publish([*rows, *new], plan, args.doc))
     rows += ragway.rows
     _publish(rows, plan, args.doc)
-    write_section(targets.TITLE, targets.markdown(rows, ragway.memory_growth), args.doc)
+    closing = targets.markdown(rows, ragway.memory_growth, ragway.profiles, load_before)
+    write_section(targets.TITLE, closing, args.doc)
     write_section(MACHINE_TITLE, _machine(argv, load_before, os.getloadavg()), args.doc)
     print(f"wrote {args.doc}")
     return 0

@@ -48,6 +48,7 @@ class RagwayRun:
 class RagwayResults:
     rows: list[Row]
     memory_growth: float | None
+    profiles: dict[str, profile.Frames]
 
 
 def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayResults:
@@ -55,11 +56,12 @@ def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayR
     run = _with_indexes(run)
     rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run))
     publish(rows)
-    growth = _memory_section(run)
     rows += _guarded([REDIS_HIT], run.plan, lambda: _redis_hits(run))
-    publish(rows)
     rows += _guarded([TWO_WORKERS], run.plan, lambda: _two_workers(run))
-    return RagwayResults(rows, growth)
+    publish(rows)
+    growth = _memory_section(run)
+    profiles = _profile_section(run) if run.profile_s > 0 else {}
+    return RagwayResults(rows, growth, profiles)
 
 
 def _with_indexes(run: RagwayRun) -> RagwayRun:
@@ -79,24 +81,13 @@ def _guarded(names: Sequence[str], plan: Plan, measure: Callable[[], list[Row]])
         return [row for name in names for row in skipped(name, plan, f"not run: {exc}")]
 
 
-def _guarded_section(title: str, doc: Path, build: Callable[[], str]) -> None:
-    try:
-        text = build()
-    except BenchError as exc:
-        text = f"Not run: {exc}"
-    write_section(title, text, doc)
-
-
 def _one_worker(run: RagwayRun) -> list[Row]:
     system = peers.ragway("passthrough", workers=1, config=run.config)
-    with running(system.command, run.logs) as server:
+    with running(system.command, run.logs):
         rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
         rows += _rag_rows(run, system.endpoint)
         cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
-        rows += _cache_notes(measure_endpoint(CACHE_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
-        if run.profile_s > 0:
-            _guarded_section(PROFILE_TITLE, run.doc, lambda: _profiles(run, system.endpoint, server.pid))
-    return rows
+        return rows + _cache_notes(measure_endpoint(CACHE_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
 
 
 def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint) -> list[Row]:
@@ -181,15 +172,28 @@ def _memory(run: RagwayRun) -> list[memory.Checkpoint]:
         return memory.rss_checkpoints(server.pid, _target(run, system.endpoint, ROUTES[RAG]), checkpoints)
 
 
-def _profiles(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> str:
-    parts = [
-        f"py-spy {run.profile_s:.0f} s per route at concurrency 32, `--nonblocking` (the server is not paused). "
-        "The flamegraphs are SVG files beside this doc; the tables list the frames that held the most samples."
-    ]
-    routes = [("passthrough", ROUTES[PASSTHROUGH])] + ([] if run.rag_error else [("RAG", ROUTES[RAG])])
-    for label, route in routes:
-        svg = run.doc.parent / "profiles" / f"{route}.svg"
-        raw = run.run_dir / "profiles" / f"{route}.txt"
-        frames = profile.record(pid, _target(run, endpoint, route), svg, raw, run.profile_s)
-        parts.append(profile.markdown(f"{label} route", frames, svg, run.doc.parent))
-    return "\n\n".join(parts)
+def _profile_section(run: RagwayRun) -> dict[str, profile.Frames]:
+    """Profile each route on a fresh 1-worker server, write the section, and return the frames by route."""
+    intro = (
+        f"py-spy {run.profile_s:.0f} s per route while wrk drives it at concurrency 32, `--nonblocking` (the server "
+        "is not paused). Flamegraphs: the SVG files linked below. Tables: own time summed by package, the busiest "
+        "frames, and ragway's own functions by time on the stack."
+    )
+    parts, found = [intro], {}
+    try:
+        system = peers.ragway(ROUTES[PASSTHROUGH], workers=1, config=run.config)
+        with running(system.command, run.logs) as server:
+            for label, route in _profiled_routes(run):
+                svg = run.doc.parent / "profiles" / f"{route}.svg"
+                raw = run.run_dir / "profiles" / f"{route}.txt"
+                found[label] = profile.record(server.pid, _target(run, system.endpoint, route), svg, raw, run.profile_s)
+                parts.append(profile.markdown(f"{label} route", found[label], svg, run.doc.parent))
+    except BenchError as exc:
+        parts.append(f"Not run: {exc}")
+    write_section(PROFILE_TITLE, "\n\n".join(parts), run.doc)
+    return found
+
+
+def _profiled_routes(run: RagwayRun) -> list[tuple[str, str]]:
+    routes = [("passthrough", ROUTES[PASSTHROUGH])]
+    return routes if run.rag_error else [*routes, ("RAG", ROUTES[RAG])]

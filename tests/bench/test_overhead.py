@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench.load import Result
 from bench.overhead import LITELLM_ROW, PORTKEY_ROW, STUB_ROW, Row, table_rows
+from bench.profile import parse_collapsed
 from bench.targets import verdicts
 
 
@@ -49,3 +50,13 @@ def test_targets_say_met_missed_or_not_measured() -> None:
             for r in ROWS]
     by_target = {v[0]: v[3] for v in verdicts(slow)}
     assert by_target["passthrough overhead p50, concurrency 1"] == "missed by 1.00 ms"
+
+
+def test_a_missed_target_names_where_its_route_spent_cpu() -> None:
+    frames = parse_collapsed("a (httpx/_client.py:1) 30\nb (anyio/_core.py:2) 60\nc (gateway/service.py:3) 10")
+    slow = [r if r.system != "ragway passthrough" or r.concurrency != 1 else Row(r.system, 1, _result(400, 2.7))
+            for r in ROWS]
+    by_target = {v[0]: v[4] for v in verdicts(slow, {"passthrough": frames})}
+    expected = "100 samples, own time: anyio 60%, httpx 30%, gateway 10%"
+    assert by_target["passthrough overhead p50, concurrency 1"] == expected
+    assert by_target["passthrough req/s at least Portkey's, concurrency 32"] == ""
