@@ -40,4 +40,7 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: the config directory comes from RAGWAY_CONFIG."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # one line per upstream call would drown the gateway's own messages
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
     return create_app(Path(os.environ.get("RAGWAY_CONFIG", "configs")))

@@ -28,6 +28,9 @@ class LiteLLMProvider:
             self._kwargs["api_base"] = config.api_base
         if key is not None:
             self._kwargs["api_key"] = key.get_secret_value()
+        elif config.api_base:
+            # a self-hosted endpoint usually takes no key, but litellm's OpenAI client insists on one
+            self._kwargs["api_key"] = "no-key"
 
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         payload = {k: v for k, v in payload.items() if k not in ("stream", "stream_options")}

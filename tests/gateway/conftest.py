@@ -27,6 +27,8 @@ def base_gateway(llama_url: str, **overrides) -> dict:
             "smollm2": {"model": "openai/smollm2", "api_base": llama_url, "timeout_s": 60, "retries": 0},
             "dead": {"model": "openai/dead", "api_base": f"http://127.0.0.1:{free_port()}/v1", "retries": 0},
             "slow": {"model": "openai/smollm2", "api_base": llama_url, "timeout_s": 0.05, "retries": 0},
+            "via-litellm": {"model": "openai/smollm2", "api_base": llama_url, "provider": "litellm",
+                            "retries": 0},
         },
     }
     config.update(overrides)

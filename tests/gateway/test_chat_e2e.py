@@ -112,3 +112,14 @@ def test_upstream_down_before_stream_is_an_http_error(client: OpenAI) -> None:
     with pytest.raises(openai.APIStatusError) as info:
         list(client.chat.completions.create(model="dead", messages=[{"role": "user", "content": "x"}], stream=True))
     assert info.value.status_code == 502
+
+
+def test_litellm_provider_path(client: OpenAI) -> None:
+    """A model forced through litellm answers the same wire format, plain and streamed."""
+    completion = client.chat.completions.create(model="via-litellm", messages=[{"role": "user", "content": "Hi"}],
+                                                max_tokens=6)
+    assert completion.choices[0].message.content
+    assert completion.usage.completion_tokens > 0
+    chunks = list(client.chat.completions.create(model="via-litellm", stream=True, max_tokens=6,
+                                                 messages=[{"role": "user", "content": "Hi"}]))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
