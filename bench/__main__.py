@@ -25,6 +25,25 @@ from bench.report import MACHINE_TITLE, machine_markdown, print_table, write_sec
 from bench.versions import versions
 
 OVERHEAD_TITLE = "Overhead and throughput"
+METHOD_TITLE = "How the systems run"
+METHOD = """\
+- Everything runs on this one machine over 127.0.0.1: wrk, the stub upstream and the system under test share
+  its cores, so the stub's own row is the ceiling any gateway can reach here. Only one system runs at a time.
+- Stub upstream: `python -m bench.stub_upstream` (a benchmark fixture: raw asyncio on uvloop, a fixed
+  chat.completion, no work per request).
+- LiteLLM Proxy: its own venv (`bench/.venv-litellm`, `pip install 'litellm[proxy]'`), `bench/litellm.yaml`
+  (model `stub` -> `openai/stub` at the stub), `--num_workers 1`, master key set, no database, telemetry off,
+  `LITELLM_LOCAL_MODEL_COST_MAP=True` so it never fetches the price map.
+- Portkey: `npm install @portkey-ai/gateway` into bench/node_modules, `node build/start-server.js --port=8787
+  --headless` (the script reads only the `--port=N` form) with `NODE_ENV=production`; requests carry
+  `x-portkey-provider: openai` and `x-portkey-custom-host: http://127.0.0.1:9100/v1`. It listens on all
+  interfaces (the script has no host option); the benchmark only talks to 127.0.0.1.
+- ragway: `python -m gateway.cli serve --config bench/configs` (one uvicorn worker unless the row says 2), routes
+  `passthrough` (no retrieval, no cache), `rag` (4 banking77 examples and 2 document chunks, cache off),
+  `cached` (the in-process exact cache; the row repeats 20 inputs so every measured request is a hit), and the
+  same `cached` route with the cache in Redis.
+- Before measuring, each system must answer one chat request with the stub's text, or its rows say why not.
+"""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -48,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = Plan(user_texts(), args.concurrency, args.duration, args.warmup, run_dir / "bodies")
     load_before = os.getloadavg()
     write_section(MACHINE_TITLE, _machine(argv, load_before), args.doc)
+    write_section(METHOD_TITLE, METHOD, args.doc)
     rows: list[Row] = []
     with running(peers.stub().command, run_dir / "logs"):
         rows += _measure_system(STUB_ROW, None, plan, rows, args.doc)
