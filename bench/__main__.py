@@ -33,7 +33,8 @@ METHOD = """\
   chat.completion, no work per request).
 - LiteLLM Proxy: its own venv (`bench/.venv-litellm`, `pip install 'litellm[proxy]'`), `bench/litellm.yaml`
   (model `stub` -> `openai/stub` at the stub), `--num_workers 1`, master key set, no database, telemetry off,
-  `LITELLM_LOCAL_MODEL_COST_MAP=True` so it never fetches the price map.
+  `LITELLM_LOCAL_MODEL_COST_MAP=True` so it never fetches the price map (an strace of its start and first
+  request showed connections to 127.0.0.1 only).
 - Portkey: `npm install @portkey-ai/gateway` into bench/node_modules, `node build/start-server.js --port=8787
   --headless` (the script reads only the `--port=N` form) with `NODE_ENV=production`; requests carry
   `x-portkey-provider: openai` and `x-portkey-custom-host: http://127.0.0.1:9100/v1`. It listens on all
