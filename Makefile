@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test services indexes bench lint
+.PHONY: install run test services chromium indexes bench lint
 
 install: $(STAMP)
 
@@ -31,7 +31,11 @@ services:
 	pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || pg_ctlcluster --skip-systemctl-redirect 15 main start
 	for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && redis-cli ping >/dev/null 2>&1 && break; sleep 1; done
 
-test: install services
+# The dashboard test screenshots /dashboard in Debian's headless chromium.
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: install services chromium
 	$(BIN)/ruff check gateway retrieval tests bench
 	$(BIN)/pytest
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from gateway.cli.advise_cmd import advise_command
 from gateway.cli.config_cmd import config_app
+from gateway.cli.index import index_app
+from gateway.cli.logs import logs_app
+from gateway.cli.finetune import finetune
+from gateway.cli.eval_cmd import config_status, eval_app
 from gateway.cli.serve import serve
 
 app = typer.Typer(
@@ -15,6 +20,12 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(config_app, name="config")
+app.add_typer(index_app, name="index")
+app.add_typer(logs_app, name="logs")
+app.command("finetune")(finetune)
+app.add_typer(eval_app, name="eval")
+app.command("advise")(advise_command)
+config_app.command("status")(config_status)
 
 
 def main() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal
+
 from pydantic import Field
 
 from gateway.config.base import Strict
@@ -11,18 +15,112 @@ class IndexUse(Strict):
     index: str
     k: int = Field(4, ge=1, le=100)
     min_score: float = Field(0.0, ge=-1, le=1)
+    # MMR: fetch `candidates` nearest rows, keep k trading relevance (lambda=1) against diversity (lambda=0).
+    mmr_lambda: float | None = Field(None, ge=0, le=1)
+    candidates: int | None = Field(None, ge=1, le=1000)
 
 
 class RetrievalSettings(Strict):
     examples: IndexUse | None = None
     documents: IndexUse | None = None
+    # Approximate tokens for retrieved documents and examples together; lowest scores are dropped first.
+    max_context_tokens: int | None = Field(None, ge=1)
+
+
+# Picked from the banking77 table in docs/benchmarks.md ("Response cache"): the lowest threshold whose
+# false-hit rate stays within what each task can absorb. Generation answers depend on details an
+# embedding blurs, so it keeps semantic hits to near-duplicates.
+DEFAULT_SEMANTIC_THRESHOLDS: Mapping[str, float] = MappingProxyType(
+    {"classification": 0.90, "extraction": 0.96, "generation": 0.98}
+)
 
 
 class CacheSettings(Strict):
+    """Per-route response cache.
+
+    Only requests that should give the same answer are cached: temperature 0, or any temperature when
+    `cache_nonzero_temperature` is set (e.g. a classifier target). An absent temperature means the
+    provider's default, which is nonzero, so it is not cached unless the route says so.
+    `semantic_threshold` None means the default for the route's task.
+    """
+
     enabled: bool = True
     ttl_s: int = Field(3600, ge=1)
+    semantic: bool = True
     semantic_threshold: float | None = Field(None, ge=0, le=1)
+    cache_nonzero_temperature: bool = False
+
+    def threshold_for(self, task: str) -> float | None:
+        """The cosine similarity a semantic hit needs on this route; None when semantic hits are off."""
+        if not self.semantic:
+            return None
+        if self.semantic_threshold is not None:
+            return self.semantic_threshold
+        return DEFAULT_SEMANTIC_THRESHOLDS.get(task, DEFAULT_SEMANTIC_THRESHOLDS["generation"])
+
+
+class EvalColumns(Strict):
+    """Which columns (CSV) or keys (JSONL) of the gold file hold the input and the expected answer."""
+
+    input: str = "text"
+    expected: str = "label"
+
+
+GateMetric = Literal[
+    "accuracy",
+    "macro_f1",
+    "exact_match",
+    "field_precision",
+    "field_recall",
+    "field_f1",
+    "partial_match_rate",
+    "bleu",
+    "rouge_l",
+]
+
+
+class GateSettings(Strict):
+    """A route version is promoted only when its eval reaches `min` on `metric` over at least `min_examples`.
+
+    `bleu` is on sacrebleu's 0-100 scale; every other metric is a share between 0 and 1.
+    """
+
+    metric: GateMetric = "accuracy"
+    min: float
+    min_examples: int = Field(0, ge=0)
+
+
+class SloSettings(Strict):
+    """Service objectives the advisor checks: is latency or per-request cost binding?"""
+
+    p95_ms: float | None = Field(None, gt=0)
+    cost_per_1k_usd: float | None = Field(None, ge=0)
+
+
+class CostModelSettings(Strict):
+    """The advisor's cost model; defaults follow the decision framework's figures (USD).
+
+    With these defaults prompting costs about $30k in year one at 50,000 requests a month and
+    fine-tuning about $84k; running costs cross at 50,000 requests a month and year-one costs
+    at 500,000. Fields left unset by the user may be replaced by measured values.
+    """
+
+    hourly_rate: float = Field(150.0, ge=0)
+    prompt_engineering_hours: float = Field(100.0, ge=0)
+    prompt_maintenance_hours_per_month: float = Field(5.0, ge=0)
+    finetune_engineering_hours: float = Field(280.0, ge=0)
+    data_preparation: float = Field(18_000.0, ge=0)
+    training_compute: float = Field(9_000.0, ge=0)
+    hosting_per_month: float = Field(500.0, ge=0)
+    finetune_maintenance_hours_per_month: float = Field(5.0, ge=0)
+    api_cost_per_request: float = Field(0.01, ge=0)
+    self_hosted_cost_per_request: float = Field(0.0, ge=0)
+    monthly_requests: float = Field(100_000.0, ge=0)
 
 
 class EvalSettings(Strict):
     data: str
+    columns: EvalColumns = EvalColumns()
+    gate: GateSettings | None = None
+    slo: SloSettings = SloSettings()
+    cost: CostModelSettings = CostModelSettings()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gateway.config.base import Strict
 
@@ -16,16 +16,39 @@ class EmbedderConfig(Strict):
     batch_wait_ms: float = Field(2.0, ge=0, le=100)
 
 
-class CacheStoreConfig(Strict):
-    """memory:// keeps the cache in-process; redis://host:port/db shares it across replicas."""
+CACHE_SCHEMES = ("memory://", "redis://", "rediss://", "unix://")
 
+
+class CacheStoreConfig(Strict):
+    """memory:// keeps the cache in-process; redis://host:port/db shares it across replicas.
+
+    With Redis, a call slower than `socket_timeout_ms` counts as a failure; after a failure the cache
+    answers "miss" without asking Redis for `retry_after_s`, then tries again.
+    """
+
+    enabled: bool = True
     url: str = "memory://"
     max_entries: int = Field(10_000, ge=1)
+    key_prefix: str = Field("ragway:cache", min_length=1)
+    socket_timeout_ms: float = Field(100.0, gt=0, le=10_000)
+    retry_after_s: float = Field(1.0, ge=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(CACHE_SCHEMES):
+            raise ValueError(f"cache url must start with one of {', '.join(CACHE_SCHEMES)}")
+        return url
 
 
 class LogStoreConfig(Strict):
-    """sqlite:///path for one machine; postgresql://... shared by all replicas."""
+    """sqlite:///path for one machine; postgresql://... shared by all replicas.
 
+    A relative SQLite path is taken relative to the directory holding the config directory.
+    `enabled: false` keeps metrics but stores no records.
+    """
+
+    enabled: bool = True
     url: str = "sqlite:///ragway-logs.db"
     queue_max: int = Field(10_000, ge=1)
     batch_max: int = Field(200, ge=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,8 @@ class LiteLLMProvider:
     """One configured model called with `litellm.acompletion`; keys come from the named env var."""
 
     def __init__(self, name: str, config: ModelConfig) -> None:
+        # without this litellm fetches its price map from the internet at import, retrying for seconds
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 
         self.name = name

@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+# Values of RequestRecord.cache that mean the answer came from the cache (see the cache's response header).
+CACHE_HITS = frozenset({"hit", "semantic-hit"})
+
+
+def is_cache_hit(cache: str) -> bool:
+    """True when the cache answered (`semantic-hit;score=0.93` counts as a semantic hit)."""
+    return cache.split(";", 1)[0] in CACHE_HITS
+
+
+def is_failure(status: int) -> bool:
+    """Any 4xx/5xx answer: a client error is still an error the route's owner sees."""
+    return status >= 400
 
 
 @dataclass(slots=True)
@@ -44,3 +58,32 @@ class RequestRecord:
     error_type: str = ""
     key_id: str = ""
     stream: bool = False
+
+    @property
+    def cache_hit(self) -> bool:
+        return is_cache_hit(self.cache)
+
+    @property
+    def failed(self) -> bool:
+        return is_failure(self.status)
+
+
+class Sample(NamedTuple):
+    """The columns of a record that summaries read; fetching only these keeps large windows quick."""
+
+    route: str
+    target: str
+    model: str
+    cache: str
+    status: int
+    ts: float
+    total_ms: float
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    large_cost_usd: float
+
+    @classmethod
+    def of(cls, rec: RequestRecord) -> Sample:
+        return cls(rec.route, rec.target, rec.model, rec.cache, rec.status, rec.ts, rec.latency.total_ms,
+                   rec.tokens_in, rec.tokens_out, rec.cost_usd, rec.large_cost_usd)

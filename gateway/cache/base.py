@@ -1,0 +1,65 @@
+"""The interface every response cache offers, and NoCache, the one that caches nothing.
+
+With NoCache in place of a cache the request path keeps the same calls and no `if cache:` branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from gateway.cache.query import CacheLookup, CacheQuery
+from gateway.cache.stats import CacheStats
+
+T = TypeVar("T")
+Completion = dict[str, Any]
+
+
+class ResponseCache(Protocol):
+    stats: CacheStats
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def lookup(self, q: CacheQuery) -> CacheLookup:
+        """hit, semantic-hit (with score), miss (call upstream, then store) or bypass (never cached)."""
+        ...
+
+    async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
+        """Keep *response* for a miss; anything else, and incomplete responses, are ignored."""
+        ...
+
+    async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run *fn* once for concurrent callers with the same non-empty key."""
+        ...
+
+    async def fill(self, q: CacheQuery, lookup: CacheLookup, fn: Callable[[], Awaitable[Completion]]) -> Completion:
+        """The miss path in one call: coalesce on the key, call *fn* once, store its response."""
+        ...
+
+
+class NoCache:
+    """Every request bypasses: nothing is read, written or coalesced."""
+
+    def __init__(self) -> None:
+        self.stats = CacheStats()
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def lookup(self, q: CacheQuery) -> CacheLookup:
+        self.stats.bypasses += 1
+        return CacheLookup(status="bypass", response=None, score=None, key="")
+
+    async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
+        return None
+
+    async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        return await fn()
+
+    async def fill(self, q: CacheQuery, lookup: CacheLookup, fn: Callable[[], Awaitable[Completion]]) -> Completion:
+        return await fn()

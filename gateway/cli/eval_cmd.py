@@ -1,0 +1,289 @@
+"""`ragway eval ...`: measure a route's variants on a gold set, gate its deployment, show the history."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, err_console, fail, offline_env
+from gateway.config import load_snapshot
+from gateway.config.route_sections import EvalColumns
+from gateway.config.snapshot import ConfigSnapshot, Route
+from gateway.errors import ConfigError
+from gateway.evaluation import report
+from gateway.evaluation.dataset import DatasetError, GoldSet, load_gold
+from gateway.evaluation.evidence import TrafficStats
+from gateway.evaluation.gate import decide, evaluate_gate
+from gateway.evaluation.history import EvalHistory
+from gateway.evaluation.metrics import PRIMARY_METRIC
+from gateway.evaluation.pipeline import EvalRun, evaluate
+from gateway.evaluation.promotions import Promotion, PromotionStore
+from gateway.evaluation.provenance import resolve_path
+from gateway.evaluation.runner import AnswerFn, VariantResult
+from gateway.evaluation.store import default_store_url, open_engine
+from gateway.evaluation.variants import VariantError, parse_variants
+
+AnswerFactory = Callable[[Path], AbstractAsyncContextManager[AnswerFn]]
+TrafficFn = Callable[[ConfigSnapshot, str, float], TrafficStats | None]
+SHOWN_BAD_ROWS = 20
+
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--store", envvar="RAGWAY_EVAL_STORE", help="Eval database URL (default: beside the log store)."),
+]
+RouteName = Annotated[str, typer.Option("--route", "-r", help="Route name (a file under routes/).")]
+
+
+def gateway_answer_factory(config_dir: Path) -> AbstractAsyncContextManager[AnswerFn]:
+    """The gateway's own request path as an answer function (loads the embedder and starts local models)."""
+    from gateway.service import make_answer_fn  # heavy: only a real eval needs the models
+
+    return make_answer_fn(config_dir)
+
+
+def log_traffic(snapshot: ConfigSnapshot, route: str, days: float) -> TrafficStats | None:
+    """The route's volume and p95 over the last *days* of the request log; None when it has no records."""
+    from gateway.evaluation.evidence import traffic_stats
+    from gateway.usage.store import UsageStore
+
+    store = UsageStore.from_config(snapshot.gateway.log, snapshot.root.parent)
+    try:
+        records = [logged.record for logged in store.records(since=time.time() - days * 86400, route=route)]
+    finally:
+        store.close()
+    return traffic_stats(records, days) if records else None
+
+
+@dataclass(frozen=True)
+class EvalDeps:
+    """What the eval commands reach outside themselves for; tests pass fakes as the Typer context object."""
+
+    answer_factory: AnswerFactory = gateway_answer_factory
+    traffic: TrafficFn = log_traffic
+
+
+def deps(ctx: typer.Context) -> EvalDeps:
+    return ctx.obj if isinstance(ctx.obj, EvalDeps) else EvalDeps()
+
+
+eval_app = typer.Typer()
+
+
+@eval_app.callback(invoke_without_command=True)
+def eval_run(
+    ctx: typer.Context,
+    route: Annotated[str | None, typer.Option("--route", "-r", help="Route name (a file under routes/).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Gold .csv or .jsonl (default: the route's eval.data).")] = None,
+    variants: Annotated[str, typer.Option(help="Comma list of route, prompt, rag, small, cascade.")] = "route",
+    input_col: Annotated[str | None, typer.Option(help="Column/key holding the input.")] = None,
+    expected_col: Annotated[str | None, typer.Option(help="Column/key holding the expected answer.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate a fixed-seed random sample of this size.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 4,
+    gate: Annotated[bool, typer.Option("--gate", help="Check the route's eval.gate; exit 1 below it.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --gate: promote this version even if it fails.")] = False,
+    report_path: Annotated[Path | None, typer.Option("--report", help="HTML report path.")] = None,
+    store: StoreUrl = None,
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Run every gold example through each variant of the route, by the gateway's own code path.
+
+    Prints per variant the task metrics, p50/p95 latency, cost per 1,000 requests and the share
+    answered by each target; writes an HTML report and stores the run in the eval history.
+    With --gate, the route as written is checked against its eval.gate and the decision recorded.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if route is None:
+        fail("--route is required (or use a subcommand: ragway eval history --route R)")
+    if force and not gate:
+        fail("--force only applies with --gate")
+    offline_env()
+    snapshot = load_config(config)
+    entry = pick_route(snapshot, route)
+    names = _variants(variants, gate)
+    gold = _gold(snapshot, entry, data, EvalColumns(**_columns(entry, input_col, expected_col))).sample(limit, seed)
+    _report_bad_rows(gold)
+    engine = open_engine(store or default_store_url(snapshot))
+    run = asyncio.run(_run(deps(ctx).answer_factory, config, snapshot, entry, names, gold, concurrency, engine))
+    console.print(results_table(run.results, f"eval {run.run_id}: {entry.name} on {len(gold.examples)} examples"))
+    console.print(f"report: {_write_report(entry, run, gold, report_path)}")
+    if gate:
+        _gate(entry, run, PromotionStore(engine), force)
+
+
+async def _run(
+    factory: AnswerFactory,
+    config: Path,
+    snapshot: ConfigSnapshot,
+    route: Route,
+    names: Sequence[str],
+    gold: GoldSet,
+    concurrency: int,
+    engine: Engine,
+) -> EvalRun:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    history = EvalHistory(engine)
+    async with factory(config) as answer:
+        with Progress(*columns, console=console) as progress:
+            return await evaluate(snapshot, route, answer, names, gold, progress, history, concurrency)
+
+
+def _write_report(route: Route, run: EvalRun, gold: GoldSet, path: Path | None) -> Path:
+    metric = PRIMARY_METRIC[route.config.task]
+    reported = report.ReportInput(run.run_id, run.provenance, metric, run.results, gold.bad_rows, time.time())
+    return report.write(reported, path or Path("reports") / f"eval-{route.name}-{run.run_id}.html")
+
+
+def _gate(route: Route, run: EvalRun, promotions: PromotionStore, force: bool) -> None:
+    settings = route.config.eval.gate if route.config.eval else None
+    if settings is None:
+        fail(f"route '{route.name}' has no eval.gate to check (set it in {route.path})")
+    verdict = evaluate_gate(run.result("route"), settings)
+    promotion = promotions.record(decide(route.name, route.version, verdict, force))
+    if promotion.state == "refused":
+        fail(f"gate failed for {route.name} version {route.version}: {verdict.message}")
+    word = "[bold yellow]forced[/]" if promotion.state == "forced" else "[bold green]promoted[/]"
+    console.print(f"gate: {word} {route.name} version {route.version}: {promotion.reason}")
+
+
+@eval_app.command("history")
+def history(
+    route: RouteName,
+    variant: Annotated[str | None, typer.Option(help="Only this variant.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest rows to show.")] = 20,
+    store: StoreUrl = None,
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Print the route's past evals, newest first, with the versions and dataset each one ran on."""
+    snapshot = load_config(config)
+    entries = EvalHistory(open_engine(store or default_store_url(snapshot))).entries(route, variant, limit)
+    if not entries:
+        fail(f"no eval history for route '{route}'")
+    table = Table(title=f"eval history: {route}")
+    for column in ("time (UTC)", "run", "variant", "route ver", "dataset", "n", "metrics", "indexes", "models"):
+        table.add_column(column)
+    for e in entries:
+        shown = {k: v for k, v in e.metrics.items() if k != "error_rate"}
+        table.add_row(
+            datetime.fromtimestamp(e.ts, UTC).strftime("%Y-%m-%d %H:%M"),
+            e.run_id,
+            e.variant,
+            e.provenance.route_version,
+            e.provenance.dataset_checksum[:12],
+            str(e.n_examples),
+            " ".join(f"{k}={report.format_metric(k, v)}" for k, v in shown.items()),
+            _pairs(e.provenance.index_versions),
+            _pairs(e.provenance.model_versions),
+        )
+    console.print(table)
+
+
+def config_status(store: StoreUrl = None, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Show which version of each gated route is promoted, refused or forced, and why."""
+    snapshot = load_config(config)
+    statuses = PromotionStore(open_engine(store or default_store_url(snapshot))).status()
+    if not statuses:
+        console.print("no gate decisions recorded yet")
+        return
+    table = Table(title="route versions")
+    for column in ("route", "file version", "serving", "latest decision", "reason", "when (UTC)"):
+        table.add_column(column)
+    for status in statuses:
+        file_route = snapshot.routes.get(status.route)
+        serving = status.serving.version if status.serving else "-"
+        table.add_row(
+            status.route,
+            file_route.version if file_route else "(no file)",
+            serving,
+            _decision(status.latest),
+            status.latest.reason,
+            datetime.fromtimestamp(status.latest.ts, UTC).strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+def results_table(results: Sequence[VariantResult], title: str) -> Table:
+    """One row per variant: task metrics, latency, cost per 1,000 requests, errors and who answered."""
+    table = Table(title=title)
+    columns = [name for name in results[0].scalars() if name != "error_rate"] if results else []
+    table.add_column("variant")
+    for name in columns:
+        table.add_column(name, justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("answered by")
+    for result in results:
+        scalars = result.scalars()
+        share = ", ".join(f"{target} {value:.0%}" for target, value in result.target_share.items())
+        values = [report.format_metric(name, scalars[name]) for name in columns]
+        table.add_row(result.variant, *values, str(result.errors), share)
+    return table
+
+
+def _decision(promotion: Promotion) -> str:
+    colour = {"promoted": "green", "forced": "yellow", "refused": "red"}[promotion.state]
+    return f"[{colour}]{promotion.state}[/] {promotion.version}"
+
+
+def _pairs(values: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+
+def load_config(config: Path) -> ConfigSnapshot:
+    try:
+        return load_snapshot(Path(config))
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def pick_route(snapshot: ConfigSnapshot, name: str) -> Route:
+    if name not in snapshot.routes:
+        fail(f"no route '{name}' in {snapshot.routes_dir} (routes: {', '.join(sorted(snapshot.routes)) or 'none'})")
+    return snapshot.routes[name]
+
+
+def _variants(spec: str, gate: bool) -> list[str]:
+    try:
+        names = parse_variants(spec)
+    except VariantError as exc:
+        fail(str(exc))
+    return names if not gate or "route" in names else ["route", *names]
+
+
+def _columns(route: Route, input_col: str | None, expected_col: str | None) -> dict[str, str]:
+    base = route.config.eval.columns if route.config.eval else EvalColumns()
+    return {"input": input_col or base.input, "expected": expected_col or base.expected}
+
+
+def _gold(snapshot: ConfigSnapshot, route: Route, data: Path | None, columns: EvalColumns) -> GoldSet:
+    if data is None and route.config.eval is None:
+        fail(f"route '{route.name}' has no eval.data: pass --data")
+    path = data if data is not None else resolve_path(snapshot, route.config.eval.data)  # type: ignore[union-attr]
+    try:
+        gold = load_gold(path, route.config.task, columns)
+    except DatasetError as exc:
+        fail(str(exc))
+    if not gold.examples:
+        fail(f"{path}: no usable rows")
+    return gold
+
+
+def _report_bad_rows(gold: GoldSet) -> None:
+    if not gold.bad_rows:
+        return
+    err_console.print(f"[yellow]skipped {len(gold.bad_rows)} bad row(s) in {gold.path}:[/]", highlight=False)
+    for bad in gold.bad_rows[:SHOWN_BAD_ROWS]:
+        err_console.print(f"  line {bad.line}: {bad.reason}", highlight=False)
+    if len(gold.bad_rows) > SHOWN_BAD_ROWS:
+        err_console.print(f"  ... and {len(gold.bad_rows) - SHOWN_BAD_ROWS} more (all listed in the report)")

@@ -1,0 +1,156 @@
+"""The eval database: eval history and route promotions, SQLite by default, PostgreSQL when shared.
+
+`eval_runs` and `route_promotions` below describe the current schema and are what queries use.
+Each migration carries its own DDL, so an old database upgrades step by step; applied versions
+live in `eval_migrations` (its own name, so it can share a PostgreSQL database with the log store).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import make_url
+
+from gateway.config.snapshot import ConfigSnapshot
+
+Migration = Callable[[Connection], None]
+STORE_ENV = "RAGWAY_EVAL_STORE"
+DEFAULT_FILE = ".eval-history.db"
+# Any constant works; every ragway process must use the same one (differs from the log store's).
+_MIGRATION_LOCK_KEY = 0x7261676576
+
+metadata = MetaData()
+
+eval_migrations = Table(
+    "eval_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(128), nullable=False),
+    Column("applied_at", Float, nullable=False),
+)
+
+
+def _eval_runs_v1(meta: MetaData) -> Table:
+    return Table(
+        "eval_runs",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String(64), nullable=False),
+        Column("ts", Float, nullable=False),
+        Column("route", String(128), nullable=False),
+        Column("route_version", String(64), nullable=False),
+        Column("variant", String(32), nullable=False),
+        Column("dataset", Text, nullable=False),
+        Column("dataset_checksum", String(64), nullable=False),
+        Column("n_examples", Integer, nullable=False),
+        Column("index_versions", Text, nullable=False),
+        Column("model_versions", Text, nullable=False),
+        Column("metrics", Text, nullable=False),
+        Column("target_share", Text, nullable=False),
+        Index("ix_eval_runs_route_ts", "route", "ts"),
+    )
+
+
+def _route_promotions_v1(meta: MetaData) -> Table:
+    return Table(
+        "route_promotions",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("ts", Float, nullable=False),
+        Column("route", String(128), nullable=False),
+        Column("version", String(64), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("reason", Text, nullable=False),
+        Index("ix_route_promotions_route_version", "route", "version"),
+    )
+
+
+eval_runs = _eval_runs_v1(metadata)
+route_promotions = _route_promotions_v1(metadata)
+
+
+def m001_eval_runs(conn: Connection) -> None:
+    """One row per variant per eval run, with what it ran on (versions, dataset checksum)."""
+    _eval_runs_v1(MetaData()).create(conn)
+
+
+def m002_route_promotions(conn: Connection) -> None:
+    """Append-only decisions on route versions: promoted, refused or forced, with the reason."""
+    _route_promotions_v1(MetaData()).create(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (m001_eval_runs, m002_route_promotions)
+
+
+def default_store_url(snapshot: ConfigSnapshot) -> str:
+    """$RAGWAY_EVAL_STORE; else the log store's PostgreSQL database; else `.eval-history.db` beside the SQLite log."""
+    if os.environ.get(STORE_ENV):
+        return os.environ[STORE_ENV]
+    log = make_url(snapshot.gateway.log.url)
+    if log.get_backend_name() == "postgresql":
+        return snapshot.gateway.log.url
+    log_path = Path(log.database or DEFAULT_FILE)
+    if not log_path.is_absolute():
+        log_path = snapshot.root.parent / log_path
+    return f"sqlite:///{log_path.parent / DEFAULT_FILE}"
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for *url* (psycopg 3 for PostgreSQL) with every migration applied."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() != "sqlite":
+        engine = create_engine(parsed, pool_pre_ping=True)
+    else:
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Several processes may open the store at once; one migrates, the others then find nothing to do.
+            conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+        eval_migrations.create(conn, checkfirst=True)
+        applied = set(conn.scalars(select(eval_migrations.c.version)))
+        for version, migration in enumerate(migrations, start=1):
+            if version not in applied:
+                migration(conn)
+                row = {"version": version, "name": migration.__name__, "applied_at": time.time()}
+                conn.execute(insert(eval_migrations), row)
+    return len(migrations)
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own implicit transactions skip DDL; hand BEGIN to SQLAlchemy so migrations are atomic.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,99 @@
+"""The classifier head served in-process: one matrix product and a softmax per query.
+
+sklearn's predict_proba costs tens of microseconds in input checks for a single row; the
+head keeps the fitted weights as numpy arrays (with the calibration temperature folded
+in) so one prediction costs a few microseconds after the embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gateway.smallmodel import artifact
+from gateway.smallmodel.artifact import ArtifactError, Manifest
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    label: str
+    confidence: float
+
+
+class ClassifierHead:
+    """Softmax over `vector @ weights + bias`, divided by the calibration temperature."""
+
+    def __init__(
+        self,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        labels: Sequence[str],
+        temperature: float = 1.0,
+        manifest: Manifest | None = None,
+    ) -> None:
+        if weights.shape != (weights.shape[0], len(labels)) or bias.shape != (len(labels),):
+            raise ValueError(f"weights {weights.shape} and bias {bias.shape} do not fit {len(labels)} labels")
+        self._weights = np.ascontiguousarray(weights / temperature, dtype=np.float32)
+        self._bias = np.ascontiguousarray(bias / temperature, dtype=np.float32)
+        self.labels: tuple[str, ...] = tuple(labels)
+        self.temperature = temperature
+        self.manifest = manifest
+
+    @classmethod
+    def from_coefficients(
+        cls, coef: np.ndarray, intercept: np.ndarray, labels: Sequence[str], temperature: float = 1.0,
+        manifest: Manifest | None = None,
+    ) -> ClassifierHead:
+        """From sklearn's `coef_` (classes x dim, or 1 x dim for two classes) and `intercept_`."""
+        if coef.shape[0] == 1 and len(labels) == 2:
+            # A binary fit holds one logit z for the second class: softmax over (0, z) is its sigmoid.
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([np.zeros_like(intercept), intercept])
+        return cls(coef.T, intercept, labels, temperature, manifest)
+
+    @classmethod
+    def load(cls, path: Path, embedder_id: str, dim: int) -> ClassifierHead:
+        """Load an artifact (a version folder, or a route folder through its `latest` pointer).
+
+        Refuses an artifact trained on another embedder than the running one (*embedder_id*, *dim*).
+        """
+        folder = artifact.resolve(path)
+        manifest = artifact.read_manifest(folder)
+        if manifest.embedder_id != embedder_id or manifest.dim != dim:
+            raise ArtifactError(
+                f"{folder}: trained on embedder '{manifest.embedder_id}' ({manifest.dim}-d) but the gateway runs "
+                f"'{embedder_id}' ({dim}-d); retrain it with `ragway finetune --route {manifest.route}`"
+            )
+        estimator = artifact.read_estimator(folder, manifest)
+        labels = [str(label) for label in estimator.classes_]
+        if labels != manifest.labels or estimator.coef_.shape[1] != dim:
+            raise ArtifactError(f"{folder}: the model file does not match its manifest (labels or dimension)")
+        return cls.from_coefficients(
+            estimator.coef_, estimator.intercept_, labels, manifest.calibration.temperature, manifest
+        )
+
+    @property
+    def dim(self) -> int:
+        return int(self._weights.shape[0])
+
+    @property
+    def threshold(self) -> float | None:
+        """The confidence threshold calibrated by `ragway finetune`, when loaded from an artifact."""
+        return self.manifest.calibration.threshold if self.manifest else None
+
+    def predict(self, vector: np.ndarray) -> Prediction:
+        """The most likely label of one embedding, with its calibrated probability."""
+        logits = vector @ self._weights + self._bias
+        best = int(logits.argmax())
+        confidence = 1.0 / float(np.exp(logits - logits[best]).sum())
+        return Prediction(self.labels[best], confidence)
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities for a batch of embeddings (rows), columns in `labels` order."""
+        logits = np.asarray(vectors, dtype=np.float32) @ self._weights + self._bias
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        return logits / logits.sum(axis=1, keepdims=True)

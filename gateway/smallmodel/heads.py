@@ -1,0 +1,29 @@
+"""Every classifier target of a config snapshot, loaded once at start (and again on reload)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.config import ConfigSnapshot
+from gateway.config.route import ClassifierTarget
+from gateway.smallmodel.head import ClassifierHead
+
+Heads = dict[tuple[str, str], ClassifierHead]
+"""(route name, target name) -> the loaded head."""
+
+
+def artifact_path(snapshot: ConfigSnapshot, classifier: str) -> Path:
+    """A target's `classifier:` path; a relative one is read from the folder holding the config directory."""
+    path = Path(classifier)
+    return path if path.is_absolute() else snapshot.root.parent / path
+
+
+def load_heads(snapshot: ConfigSnapshot, embedder_id: str, dim: int) -> Heads:
+    """Load each classifier target; raises ArtifactError (a ConfigError) naming the first that fails."""
+    heads: Heads = {}
+    for route_name, route in snapshot.routes.items():
+        for target_name, target in route.config.targets.items():
+            if isinstance(target, ClassifierTarget):
+                path = artifact_path(snapshot, target.classifier)
+                heads[(route_name, target_name)] = ClassifierHead.load(path, embedder_id, dim)
+    return heads

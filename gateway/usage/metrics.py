@@ -1,0 +1,87 @@
+"""Prometheus metrics for one gateway app, in a registry of its own (never the process-global one).
+
+A registry per app keeps two apps in one process (tests, embedded use) from sharing counters.
+With several uvicorn workers each worker serves its own figures; scrape each, or sum in PromQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.usage.record import RequestRecord
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# Seconds; spans a cache hit (~1 ms) to a slow large-model generation (~1 min).
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class UsageMetrics:
+    """Counters, histograms and gauges fed by `observe(record)` and by the log recorder."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        route_target = ("route", "target")
+        self.requests = Counter(
+            "ragway_requests", "Requests answered.", route_target, registry=self.registry
+        )
+        self.errors = Counter(
+            "ragway_errors", "Requests answered with a 4xx/5xx status.", (*route_target, "error_type"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ragway_request_duration_seconds", "Total time in the gateway per request.", route_target,
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "ragway_upstream_duration_seconds", "Time spent waiting on the upstream model (cache hits excluded).",
+            route_target, buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.tokens = Counter(
+            "ragway_tokens", "Tokens sent to and received from models.", (*route_target, "direction"),
+            registry=self.registry,
+        )
+        self.cost = Counter("ragway_cost_usd", "Spend in USD.", route_target, registry=self.registry)
+        self.large_cost = Counter(
+            "ragway_large_model_cost_usd", "What the same traffic would have cost on each route's large model.",
+            ("route",), registry=self.registry,
+        )
+        self.cache = Counter(
+            "ragway_cache_lookups", "Requests by cache outcome (hit, semantic-hit, miss, bypass).",
+            ("route", "result"), registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "ragway_log_queue_depth", "Records waiting to be written to the log store.", registry=self.registry
+        )
+        self.dropped = Counter(
+            "ragway_log_dropped_records", "Records that could not be written (queue full or store failing).",
+            ("reason",), registry=self.registry,
+        )
+        self.written = Counter(
+            "ragway_log_written_records", "Records written to the log store.", registry=self.registry
+        )
+
+    def observe(self, rec: RequestRecord) -> None:
+        """Count one finished request."""
+        labels = (rec.route, rec.target)
+        self.requests.labels(*labels).inc()
+        if rec.failed:
+            self.errors.labels(*labels, rec.error_type or str(rec.status)).inc()
+        self.latency.labels(*labels).observe(rec.latency.total_ms / 1000)
+        if not rec.cache_hit and rec.latency.upstream_ms > 0:
+            self.upstream_latency.labels(*labels).observe(rec.latency.upstream_ms / 1000)
+        self.tokens.labels(*labels, "in").inc(rec.tokens_in)
+        self.tokens.labels(*labels, "out").inc(rec.tokens_out)
+        self.cost.labels(*labels).inc(rec.cost_usd)
+        self.large_cost.labels(rec.route).inc(rec.large_cost_usd)
+        self.cache.labels(rec.route, rec.cache.split(";", 1)[0]).inc()
+
+    def track_queue(self, depth: Callable[[], int]) -> None:
+        """Report *depth()* as the log-queue depth at every scrape."""
+        self.queue_depth.set_function(depth)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric (serve with CONTENT_TYPE)."""
+        return generate_latest(self.registry)

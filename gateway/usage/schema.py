@@ -1,0 +1,84 @@
+"""The request log's tables and its numbered migrations.
+
+`request_log` below describes the current schema and is what queries use. Each
+migration carries its own DDL, so an old store upgrades step by step even after
+the current table has moved on. Applied versions live in `schema_migrations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+Migration = Callable[[Connection], None]
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a long-lived log.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(128), nullable=False),
+    Column("applied_at", Float, nullable=False),
+)
+
+
+def _request_log_v1(meta: MetaData) -> Table:
+    return Table(
+        "request_log",
+        meta,
+        Column("id", RowId, primary_key=True, autoincrement=True),
+        Column("ts", Float, nullable=False),
+        Column("request_id", String(64), nullable=False),
+        Column("route", String(128), nullable=False),
+        Column("route_version", String(64), nullable=False, default=""),
+        Column("target", String(128), nullable=False, default=""),
+        Column("model", String(256), nullable=False, default=""),
+        Column("decision", String(64), nullable=False, default=""),
+        Column("reason", Text, nullable=False, default=""),
+        Column("cache", String(32), nullable=False, default="bypass"),
+        Column("retrieved_ids", Text, nullable=False, default="[]"),
+        Column("tokens_in", Integer, nullable=False, default=0),
+        Column("tokens_out", Integer, nullable=False, default=0),
+        Column("cost_usd", Float, nullable=False, default=0.0),
+        Column("large_cost_usd", Float, nullable=False, default=0.0),
+        Column("embed_ms", Float, nullable=False, default=0.0),
+        Column("cache_ms", Float, nullable=False, default=0.0),
+        Column("retrieve_ms", Float, nullable=False, default=0.0),
+        Column("upstream_ttfb_ms", Float, nullable=False, default=0.0),
+        Column("upstream_ms", Float, nullable=False, default=0.0),
+        Column("total_ms", Float, nullable=False, default=0.0),
+        Column("status", Integer, nullable=False, default=200),
+        Column("error_type", String(64), nullable=False, default=""),
+        Column("key_id", String(64), nullable=False, default=""),
+        Column("stream", Boolean, nullable=False, default=False),
+        Index("ix_request_log_ts", "ts"),
+        Index("ix_request_log_route_ts", "route", "ts"),
+    )
+
+
+request_log = _request_log_v1(metadata)
+
+
+def m001_request_log(conn: Connection) -> None:
+    """The per-request table, indexed for time-window and per-route queries."""
+    _request_log_v1(MetaData()).create(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (m001_request_log,)

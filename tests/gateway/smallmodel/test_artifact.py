@@ -1,0 +1,83 @@
+"""Versioned artifact folders: save, latest pointer, load, and the refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.smallmodel import ArtifactError, ClassifierHead
+from gateway.smallmodel.artifact import next_version, resolve
+from gateway.smallmodel.train import train
+from tests.gateway.smallmodel.fakes import FakeEmbedder, fake_dataset
+
+
+@pytest.fixture(scope="module")
+def trained():  # type: ignore[no-untyped-def]
+    texts, labels = fake_dataset()
+    return train(texts, labels, FakeEmbedder(), target_accuracy=0.9, seed=1)
+
+
+def test_save_writes_versions_and_points_latest_at_the_newest(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    first = trained.save(tmp_path, "intents")
+    second = trained.save(tmp_path, "intents")
+    assert (first.name, second.name) == ("v1", "v2")
+    assert (tmp_path / "intents" / "latest").read_text().strip() == "v2"
+    assert resolve(tmp_path / "intents") == second
+    assert resolve(first) == first
+    assert next_version(tmp_path / "intents") == "v3"
+    assert not list((tmp_path / "intents").glob(".*"))
+
+
+def test_manifest_records_what_the_head_was_trained_on(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    manifest = json.loads((trained.save(tmp_path, "intents") / "manifest.json").read_text())
+    assert manifest["embedder_id"] == "fake-embedder"
+    assert manifest["dim"] == 16
+    assert manifest["labels"] == ["intent0", "intent1", "intent2", "intent3"]
+    assert len(manifest["data_checksum"]) == 64
+    assert (manifest["n_train"], manifest["n_calibration"]) == (160, 40)
+    calibration = manifest["calibration"]
+    assert calibration["target_accuracy"] == 0.9
+    assert {"threshold", "coverage", "accuracy", "temperature", "table"} <= set(calibration)
+    assert [row["threshold"] for row in calibration["table"]][:2] == [0.5, 0.6]
+
+
+def test_round_trip_predicts_the_same(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    folder = trained.save(tmp_path, "intents")
+    loaded = ClassifierHead.load(folder.parent, "fake-embedder", 16)
+    vectors = FakeEmbedder().encode(["intent2 x", "intent0 y", "intent3 z"])
+    assert np.allclose(loaded.probabilities(vectors), trained.head.probabilities(vectors), atol=1e-6)
+    assert loaded.predict(vectors[0]).label == "intent2"
+    assert loaded.threshold == trained.calibration.threshold
+    assert loaded.manifest is not None and loaded.manifest.version == "v1"
+
+
+def test_load_refuses_another_embedder_naming_both(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    folder = trained.save(tmp_path, "intents")
+    mismatch = r"'fake-embedder' \(16-d\) but the gateway runs 'other-model' \(384-d\)"
+    with pytest.raises(ArtifactError, match=mismatch):
+        ClassifierHead.load(folder, "other-model", 384)
+
+
+def test_load_refuses_a_changed_model_file(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    folder = trained.save(tmp_path, "intents")
+    with (folder / "model.joblib").open("ab") as handle:
+        handle.write(b"x")
+    with pytest.raises(ArtifactError, match="checksum does not match"):
+        ClassifierHead.load(folder, "fake-embedder", 16)
+
+
+def test_resolve_refuses_missing_artifacts(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="no artifact here"):
+        resolve(tmp_path)
+    (tmp_path / "latest").write_text("v9\n")
+    with pytest.raises(ArtifactError, match="points at 'v9'"):
+        resolve(tmp_path)
+
+
+def test_broken_manifest_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text('{"format": 1}')
+    with pytest.raises(ArtifactError, match="not a valid manifest"):
+        ClassifierHead.load(tmp_path, "fake-embedder", 16)

@@ -1,0 +1,119 @@
+"""`ragway finetune` through typer's CliRunner: train, export, and one-line refusals."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.smallmodel import ClassifierHead, Embedder
+
+LABELS = ["card_arrival", "lost_or_stolen_card", "exchange_rate", "top_up_failed", "terminate_account"]
+GATEWAY = "models:\n  big:\n    model: openai/gpt-4o-mini\n"
+BANKING = """task: classification
+system_prompt: Answer with the intent label only.
+labels: [{labels}]
+targets:
+  small:
+    classifier: artifacts/banking77
+  large:
+    model: big
+policy:
+  kind: cascade
+  small: small
+  large: large
+"""
+CHAT = "task: generation\ntargets:\n  large:\n    model: big\npolicy:\n  kind: fixed\n  target: large\n"
+
+runner = CliRunner()
+# gateway.cli re-exports the command function under the module's own name.
+finetune_module = importlib.import_module("gateway.cli.finetune")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    root = tmp_path / "configs"
+    (root / "routes").mkdir(parents=True)
+    (root / "gateway.yaml").write_text(GATEWAY)
+    (root / "routes" / "banking77.yaml").write_text(BANKING.format(labels=", ".join(LABELS)))
+    (root / "routes" / "chat.yaml").write_text(CHAT)
+    return root
+
+
+@pytest.fixture
+def subset(banking_rows: list[tuple[str, str]], tmp_path: Path) -> Path:
+    """60 rows of each of five banking77 intents, as a labelled CSV."""
+    path = tmp_path / "subset.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "category"])
+        writer.writerows(row for row in banking_rows if row[1] in LABELS)
+    return path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["finetune", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.slow
+def test_trains_and_writes_a_versioned_artifact(
+    config: Path, subset: Path, tmp_path: Path, minilm: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(finetune_module, "load_embedder", lambda model: minilm)
+    artifacts = tmp_path / "artifacts"
+    code, out, err = run(
+        "--route", "banking77", "--data", str(subset), "--config", str(config),
+        "--artifacts-dir", str(artifacts), "--target-accuracy", "0.98",
+    )
+    assert code == 0, err
+    assert "calibration accuracy:" in out
+    assert "threshold " in out and "of queries local at" in out and "(target 98.0%)" in out
+    head = ClassifierHead.load(artifacts / "banking77", minilm.model_id, minilm.dim)
+    assert sorted(head.labels) == sorted(LABELS)
+    assert head.manifest is not None and head.manifest.calibration.target_accuracy == 0.98
+    assert (artifacts / "banking77" / "latest").read_text().strip() == "v1"
+
+
+@pytest.mark.parametrize("style", ["openai", "hf"])
+def test_export_writes_chat_jsonl(config: Path, subset: Path, tmp_path: Path, style: str) -> None:
+    out_file = tmp_path / f"{style}.jsonl"
+    code, out, err = run(
+        "--route", "banking77", "--data", str(subset), "--config", str(config), "--export", style, "-o", str(out_file)
+    )
+    assert code == 0, err
+    records = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert len(records) == 300
+    assert f"wrote {len(records)} {style} chat records" in out
+    messages = records[0]["messages"] if style == "openai" else records[0]["prompt"] + records[0]["completion"]
+    assert messages[0] == {"role": "system", "content": "Answer with the intent label only."}
+    assert messages[-1]["role"] == "assistant" and messages[-1]["content"] in LABELS
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--route", "nope", "--data", "{subset}"], "route 'nope' not found"),
+        (["--route", "banking77"], "--data is required"),
+        (["--route", "banking77", "--from-logs"], "--from-logs needs the request log store"),
+        (["--route", "banking77", "--data", "{missing}"], "cannot read"),
+        (["--route", "banking77", "--data", "{subset}", "--output-col", "intent"], "no column 'intent'"),
+        (["--route", "chat", "--data", "{subset}"], "is a generation route"),
+        (["--route", "banking77", "--data", "{subset}", "--target-accuracy", "1.5"], "--target-accuracy must be"),
+        (["--route", "banking77", "--data", "{subset}", "--export", "openai"], "--export needs --output"),
+        (["--route", "banking77", "--data", "{wrong_labels}"], "labels not in route 'banking77' labels: pizza"),
+    ],
+)
+def test_bad_input_fails_in_one_line(config: Path, subset: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("text,label\n" + "".join(f"row {i},{'pizza' if i % 2 else 'card_arrival'}\n" for i in range(20)))
+    paths = {"subset": subset, "missing": tmp_path / "missing.csv", "wrong_labels": wrong}
+    code, _, err = run(*[a.format(**paths) for a in args], "--config", str(config))
+    assert code == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

@@ -1,0 +1,62 @@
+"""Prices from litellm's bundled map, config overrides, hourly local models, and token counts offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config.gateway_file import ModelConfig
+from gateway.config.route import RouteConfig
+from gateway.usage.pricing import approximate_tokens, count_tokens, large_cost, large_model, map_rates, price
+
+# litellm's bundled map: gpt-4o-mini is $0.15 / $0.60 per million tokens.
+MINI = ModelConfig(model="openai/gpt-4o-mini")
+
+
+def test_map_price_for_a_known_model() -> None:
+    assert map_rates("openai/gpt-4o-mini") == pytest.approx((0.15e-6, 0.60e-6))
+    assert price(MINI, 1000, 500) == pytest.approx(1000 * 0.15e-6 + 500 * 0.60e-6)
+
+
+def test_config_overrides_win_side_by_side() -> None:
+    both = ModelConfig(model="openai/gpt-4o-mini", input_cost_per_token=1e-6, output_cost_per_token=2e-6)
+    assert price(both, 1000, 500) == pytest.approx(0.002)
+    only_input = ModelConfig(model="openai/gpt-4o-mini", input_cost_per_token=1e-6)
+    assert price(only_input, 1000, 500) == pytest.approx(0.001 + 500 * 0.60e-6)
+
+
+def test_local_models_cost_per_hour_or_nothing() -> None:
+    hourly = ModelConfig(model="openai/smollm2", api_base="http://127.0.0.1:8081/v1", cost_per_hour=0.72)
+    assert price(hourly, 10_000, 10_000, upstream_seconds=5.0) == pytest.approx(0.72 * 5 / 3600)
+    unpriced = ModelConfig(model="openai/smollm2", api_base="http://127.0.0.1:8081/v1")
+    assert price(unpriced, 10_000, 10_000, upstream_seconds=5.0) == 0.0
+    assert price(None, 10, 10) == 0.0
+
+
+def test_counterfactual_cost_uses_the_routes_large_target() -> None:
+    models = {"mini": MINI, "local": ModelConfig(model="openai/smollm2", cost_per_hour=0.0)}
+    route = RouteConfig.model_validate(
+        {"targets": {"large": {"model": "mini"}, "small": {"model": "local"}},
+         "policy": {"kind": "fixed", "target": "small"}}
+    )
+    assert large_model(route, models) == MINI
+    assert large_cost(route, models, 1000, 500) == pytest.approx(price(MINI, 1000, 500))
+    no_large = RouteConfig.model_validate(
+        {"targets": {"small": {"model": "local"}}, "policy": {"kind": "fixed", "target": "small"}}
+    )
+    assert large_cost(no_large, models, 1000, 500) == 0.0
+
+
+def test_tokens_are_counted_offline_with_the_tokenizer() -> None:
+    text = "I was charged twice for the same coffee this morning, why?"
+    # 13 in cl100k_base, the encoding litellm bundles; the 4-characters rule would say 15
+    expected = 13
+    assert count_tokens(text, "openai/smollm2") == expected
+    assert approximate_tokens(text) == 15
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]
+    counted = count_tokens(messages, "openai/gpt-4o-mini")
+    assert counted > expected, "chat framing and the system prompt add tokens"
+
+
+def test_approximation_when_no_tokenizer_applies() -> None:
+    assert approximate_tokens("x" * 10) == 3
+    assert approximate_tokens([{"role": "user", "content": "x" * 8}, {"role": "user", "content": None}]) == 2 + 8
