@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway.api import chat, errors, health, models
+from gateway.api import chat, errors, health, logs, models
 from gateway.api.request_id import RequestIdMiddleware
 from gateway.config.store import ConfigStore
 from gateway.deps import Deps
@@ -32,7 +32,7 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
     app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for router in (chat.router, models.router, health.router):
+    for router in (chat.router, models.router, health.router, logs.router):
         app.include_router(router)
     return app
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 import os
 
+from starlette.requests import Request
+
 from gateway.config.gateway_file import AuthConfig
 from gateway.errors import Unauthorized
 
@@ -45,6 +47,10 @@ class Authenticator:
         if not found:
             raise Unauthorized("invalid admin key")
         return found
+
+
+    def require_admin(self, request: Request) -> str:
+        return self.admin(request.headers.get("authorization"))
 
 
 def _keys(names: list[str], env: dict[str, str] | os._Environ[str]) -> dict[str, bytes]:

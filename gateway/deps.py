@@ -8,14 +8,19 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from gateway.auth import Authenticator
+from gateway.cache import ResponseCache
 from gateway.config.store import ConfigStore
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry
 from gateway.service import ChatService
+from gateway.usage.metrics import UsageMetrics
 from gateway.usage.record import RequestRecord
+from retrieval.batching import MicroBatcher
 
 
 class UsageSink(Protocol):
+    metrics: UsageMetrics
+
     def record(self, rec: RequestRecord) -> None: ...
 
     async def start(self) -> None: ...
@@ -28,6 +33,8 @@ class Deps:
     config: ConfigStore
     auth: Authenticator
     providers: ProviderRegistry
+    embedder: MicroBatcher
+    cache: ResponseCache
     service: ChatService
     usage: UsageSink
     local_servers: list[LocalServer] = field(default_factory=list)

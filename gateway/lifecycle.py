@@ -8,24 +8,44 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from gateway.auth import Authenticator
+from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
 from gateway.deps import Deps
+from gateway.health import TargetHealth
+from gateway.prepare import Preparer
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry
+from gateway.resources import prepare_resources
 from gateway.service import ChatService
-from gateway.usage.null import NullRecorder
+from gateway.targets import TargetRunner
+from gateway.usage.metrics import UsageMetrics
+from gateway.usage.writer import recorder_for
+from retrieval.batching import MicroBatcher
+from retrieval.embedder import SentenceEmbedder
+from retrieval.registry import IndexRegistry
 
 
 def build_deps(store: ConfigStore) -> Deps:
-    """The embedded defaults and configured parts, not yet started."""
-    gateway = store.current.gateway
+    """The configured parts (embedded defaults unless gateway.yaml names shared ones), not yet started."""
+    snapshot = store.current
+    gateway = snapshot.gateway
+    embedder = SentenceEmbedder(gateway.embedder.model, gateway.embedder.device)
+    registry = IndexRegistry(snapshot.indexes_dir, embedder.model_id, embedder.dim)
+    store.attach(lambda snap: prepare_resources(snap, registry))
+    batcher = MicroBatcher(embedder, gateway.embedder.batch_max, gateway.embedder.batch_wait_ms)
     providers = ProviderRegistry(gateway.models)
-    recorder = NullRecorder()
+    cache = build_cache(gateway.cache, embedder.dim)
+    recorder = recorder_for(gateway.log, snapshot.root.parent, UsageMetrics())
+    health = TargetHealth()
+    preparer = Preparer(store, batcher, cache, health)
+    service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)
     return Deps(
         config=store,
         auth=Authenticator(gateway.auth),
         providers=providers,
-        service=ChatService(store, providers, recorder),
+        embedder=batcher,
+        cache=cache,
+        service=service,
         usage=recorder,
         local_servers=[LocalServer(name, cfg) for name, cfg in gateway.local_servers.items()],
     )
@@ -33,8 +53,9 @@ def build_deps(store: ConfigStore) -> Deps:
 
 @asynccontextmanager
 async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
-    """Start local model servers, the recorder and the config watcher; stop them on exit."""
+    """Start local model servers, cache, recorder and the config watcher; stop them on exit."""
     await asyncio.gather(*(server.start() for server in deps.local_servers))
+    await deps.cache.start()
     await deps.usage.start()
     stop = asyncio.Event()
     watcher = asyncio.create_task(deps.config.watch(stop)) if watch else None
@@ -47,5 +68,7 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         await deps.usage.aclose()
+        await deps.cache.aclose()
+        await deps.embedder.aclose()
         await deps.providers.aclose()
         await asyncio.gather(*(server.stop() for server in deps.local_servers))

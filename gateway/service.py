@@ -1,4 +1,4 @@
-"""The request path: resolve -> plan -> call -> record, one short function per step."""
+"""The request path: prepare (embed, cache, retrieve, decide) -> call -> record."""
 
 from __future__ import annotations
 
@@ -6,16 +6,20 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from gateway.config.route import ModelTarget
-from gateway.config.snapshot import Route
+from gateway.cache import ResponseCache, collect_stream, replay_as_stream
 from gateway.config.store import ConfigStore
 from gateway.context import RequestContext
-from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
+from gateway.errors import GatewayError
+from gateway.health import TargetHealth
 from gateway.plan import Plan
-from gateway.providers.registry import ProviderRegistry
+from gateway.prepare import Preparer
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
+from gateway.targets import TargetRunner
+from gateway.usage.pricing import approximate_tokens, large_cost, price
 from gateway.usage.record import RequestRecord
+
+Chunk = dict[str, Any]
 
 
 class Recorder(Protocol):
@@ -25,69 +29,75 @@ class Recorder(Protocol):
 class ChatService:
     """Answers chat completions for routes and directly named models."""
 
-    def __init__(self, config: ConfigStore, providers: ProviderRegistry, recorder: Recorder) -> None:
+    def __init__(self, config: ConfigStore, preparer: Preparer, runner: TargetRunner, cache: ResponseCache,
+                 recorder: Recorder, health: TargetHealth) -> None:
         self.config = config
-        self.providers = providers
+        self.preparer = preparer
+        self.runner = runner
+        self.cache = cache
         self.recorder = recorder
+        self.health = health
 
     async def complete(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, str]]:
-        plan = self.plan(req, ctx)
+        plan = await self.preparer.prepare(req, ctx)
         started = time.perf_counter()
         try:
-            body = await plan.provider.complete(plan.payload())
+            body = dict(plan.lookup.response) if plan.answered_from_cache else await self._call(plan)
         except GatewayError as exc:
             self._finish(plan, ctx, started, error=exc)
             raise
-        _take_usage(plan.record, body.get("usage"))
+        if not plan.answered_from_cache:
+            _take_usage(plan.record, body.get("usage"))
         body["ragway"] = plan.meta()
-        self._finish(plan, ctx, started, ttfb=time.perf_counter())
+        self._finish(plan, ctx, started)
         return body, plan.headers()
 
-    async def open_stream(
-        self, req: ChatCompletionRequest, ctx: RequestContext
-    ) -> tuple[AsyncIterator[bytes], dict[str, str]]:
-        """Start the upstream stream; errors before the first chunk raise as normal HTTP errors."""
-        plan = self.plan(req, ctx)
+    async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
+                                                                                           dict[str, str]]:
+        """Start the answer stream; errors before its first chunk raise as normal HTTP errors."""
+        plan = await self.preparer.prepare(req, ctx)
         plan.record.stream = True
         wants_usage = bool(req.stream_options and req.stream_options.include_usage)
-        payload = dict(plan.payload(), stream_options={"include_usage": True})
         started = time.perf_counter()
-        chunks = plan.provider.stream(payload).__aiter__()
-        try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            first = None
-        except GatewayError as exc:
-            self._finish(plan, ctx, started, error=exc)
-            raise
+        if plan.answered_from_cache:
+            chunks = _aiter(replay_as_stream(plan.lookup.response or {}, include_usage=True))
+        else:
+            try:
+                chunks = await self.runner.open_stream(plan)
+            except GatewayError as exc:
+                self._finish(plan, ctx, started, error=exc)
+                raise
         ttfb = time.perf_counter()
-        return self._relay(plan, ctx, chunks, first, started, ttfb, wants_usage), plan.headers()
+        return self._relay(plan, ctx, chunks, started, ttfb, wants_usage), plan.headers()
 
-    async def _relay(
-        self,
-        plan: Plan,
-        ctx: RequestContext,
-        chunks: AsyncIterator[dict[str, Any]],
-        first: dict[str, Any] | None,
-        started: float,
-        ttfb: float,
-        wants_usage: bool,
-    ) -> AsyncIterator[bytes]:
+    async def _call(self, plan: Plan) -> dict[str, Any]:
+        if plan.query is None:
+            return await self.runner.complete(plan)
+        body = await self.cache.fill(plan.query, plan.lookup, lambda: self._answer(plan))
+        return dict(body)
+
+    async def _answer(self, plan: Plan) -> dict[str, Any]:
+        body = await self.runner.complete(plan)
+        # kept with a cached copy, so a hit can say which target first answered
+        body["ragway"] = {"target": plan.target, "model": plan.model}
+        return body
+
+    async def _relay(self, plan: Plan, ctx: RequestContext, chunks: AsyncIterator[Chunk], started: float,
+                     ttfb: float, wants_usage: bool) -> AsyncIterator[bytes]:
         error: GatewayError | None = None
-        text: list[str] = []
-        chunk, last = first, first
+        seen: list[Chunk] = []
         try:
-            if chunk is not None:
-                chunk["ragway"] = plan.meta()
-            while chunk is not None:
-                last = chunk
-                if _relay_chunk(plan, chunk, text, wants_usage):
+            async for chunk in chunks:
+                if not seen:
+                    chunk["ragway"] = plan.meta()
+                seen.append(chunk)
+                if _visible(plan, chunk, wants_usage):
                     yield event(chunk)
-                chunk = await anext(chunks, None)
-            if not plan.record.tokens_out:
-                estimate_usage(plan, text)
+            if not plan.record.tokens_out and not plan.answered_from_cache:
+                estimate_usage(plan, seen)
                 if wants_usage:
-                    yield event(_usage_chunk(plan, last))
+                    yield event(_usage_chunk(plan, seen[-1] if seen else None))
+            await self._store_stream(plan, seen)
         except GatewayError as exc:
             error = exc
             yield event(exc.body())
@@ -95,104 +105,71 @@ class ChatService:
             self._finish(plan, ctx, started, ttfb=ttfb, error=error)
         yield DONE
 
-    def plan(self, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
-        """Resolve `model` to a route or a configured model and decide the target."""
-        snapshot = self.config.current
-        route = snapshot.routes.get(req.model)
-        if route is not None:
-            return self._route_plan(route, req, ctx)
-        if req.model in snapshot.gateway.models:
-            return self._model_plan(req, ctx)
-        raise ModelNotFound(
-            f"model '{req.model}' is neither a route nor a configured model; GET /v1/models lists them",
-            param="model",
-        )
+    async def _store_stream(self, plan: Plan, seen: list[Chunk]) -> None:
+        if plan.query is None or plan.answered_from_cache or plan.lookup.status != "miss":
+            return
+        body = collect_stream(seen)
+        body.pop("ragway", None)
+        body["ragway"] = {"target": plan.target, "model": plan.model}
+        await self.cache.store(plan.query, plan.lookup, body)
 
-    def _route_plan(self, route: Route, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
-        config = route.config
-        target = config.policy.target
-        spec = config.targets[target]
-        if not isinstance(spec, ModelTarget):
-            raise InvalidRequest(f"route '{route.name}' target '{target}' is not a model target")
-        record = _new_record(ctx, route.name, route.version)
-        return Plan(
-            name=route.name,
-            route=route,
-            target=target,
-            model=spec.model,
-            provider=self.providers.get(spec.model),
-            messages=with_system_prompt(config.system_prompt, req),
-            params=_route_params(route, req),
-            reason=f"fixed: {target}",
-            record=record,
-        )
-
-    def _model_plan(self, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
-        record = _new_record(ctx, "", "")
-        return Plan(
-            name=req.model,
-            route=None,
-            target=req.model,
-            model=req.model,
-            provider=self.providers.get(req.model),
-            messages=[m.model_dump(exclude_none=True) for m in req.messages],
-            params=req.upstream_params(),
-            reason="direct: model named by the client",
-            record=record,
-        )
-
-    def _finish(
-        self, plan: Plan, ctx: RequestContext, started: float, *, ttfb: float | None = None,
-        error: GatewayError | None = None,
-    ) -> None:
+    def _finish(self, plan: Plan, ctx: RequestContext, started: float, *, ttfb: float | None = None,
+                error: GatewayError | None = None) -> None:
         now = time.perf_counter()
         rec = plan.record
-        rec.target, rec.model, rec.reason, rec.cache = plan.target, plan.model, plan.reason, plan.cache_status
-        rec.decision = plan.reason.split(":", 1)[0]
-        rec.latency.upstream_ttfb_ms = ((ttfb or now) - started) * 1000.0
-        rec.latency.upstream_ms = (now - started) * 1000.0
+        rec.target, rec.model, rec.reason = plan.target, plan.model, plan.reason
+        rec.decision, rec.cache = plan.reason.split(":", 1)[0], plan.lookup.status
+        if not plan.answered_from_cache:
+            rec.latency.upstream_ttfb_ms = ((ttfb or now) - started) * 1000.0
+            rec.latency.upstream_ms = (now - started) * 1000.0
+            self.health.note(plan.name, plan.target, error is None)
         rec.latency.total_ms = ctx.elapsed_ms()
         if error is not None:
             rec.status, rec.error_type = error.status, error.code
+        self._price(plan)
         self.recorder.record(rec)
 
-
-def _new_record(ctx: RequestContext, route: str, version: str) -> RequestRecord:
-    return RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route, route_version=version, key_id=ctx.key_id)
-
-
-def with_system_prompt(system_prompt: str, req: ChatCompletionRequest) -> list[dict[str, Any]]:
-    """The route's system prompt first; a client's own system message follows it."""
-    messages = [m.model_dump(exclude_none=True) for m in req.messages]
-    if not system_prompt:
-        return messages
-    return [{"role": "system", "content": system_prompt}, *messages]
-
-
-def _route_params(route: Route, req: ChatCompletionRequest) -> dict[str, Any]:
-    params = req.upstream_params()
-    defaults = route.config.params
-    if defaults.temperature is not None:
-        params.setdefault("temperature", defaults.temperature)
-    if defaults.max_tokens is not None and "max_tokens" not in params and "max_completion_tokens" not in params:
-        params["max_tokens"] = defaults.max_tokens
-    return params
+    def _price(self, plan: Plan) -> None:
+        rec = plan.record
+        if plan.answered_from_cache:
+            return
+        models = self.config.current.gateway.models
+        seconds = rec.latency.upstream_ms / 1000.0
+        rec.cost_usd = price(models.get(plan.model), rec.tokens_in, rec.tokens_out, seconds)
+        if plan.config is None:
+            rec.large_cost_usd = rec.cost_usd
+            return
+        tokens_in = rec.tokens_in or approximate_tokens(plan.messages)
+        tokens_out = rec.tokens_out or 4
+        rec.large_cost_usd = large_cost(plan.config, models, tokens_in, tokens_out, seconds)
 
 
-def _relay_chunk(plan: Plan, chunk: dict[str, Any], text: list[str], wants_usage: bool) -> bool:
-    """Note usage and text from a chunk; say whether the client should see it."""
+def _visible(plan: Plan, chunk: Chunk, wants_usage: bool) -> bool:
+    """Note usage from a chunk; say whether the client should see it."""
     usage = chunk.get("usage")
-    if usage:
+    if usage and not plan.answered_from_cache:
         _take_usage(plan.record, usage)
-    for choice in chunk.get("choices") or ():
-        content = (choice.get("delta") or {}).get("content")
-        if content:
-            text.append(content)
     if not chunk.get("choices") and usage:
         return wants_usage
     if not wants_usage:
         chunk.pop("usage", None)
     return True
+
+
+def estimate_usage(plan: Plan, seen: list[Chunk]) -> None:
+    """For upstreams that stream no usage: one token per content chunk, prompt tokens estimated."""
+    plan.record.tokens_in = approximate_tokens(plan.messages)
+    plan.record.tokens_out = sum(
+        1 for chunk in seen for choice in chunk.get("choices") or () if (choice.get("delta") or {}).get("content")
+    )
+
+
+def _usage_chunk(plan: Plan, last: Chunk | None) -> Chunk:
+    rec = plan.record
+    usage = {"prompt_tokens": rec.tokens_in, "completion_tokens": rec.tokens_out,
+             "total_tokens": rec.tokens_in + rec.tokens_out}
+    base = {k: last[k] for k in ("id", "created", "model") if last and k in last}
+    return {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
 
 
 def _take_usage(rec: RequestRecord, usage: dict[str, Any] | None) -> None:
@@ -201,21 +178,6 @@ def _take_usage(rec: RequestRecord, usage: dict[str, Any] | None) -> None:
         rec.tokens_out = int(usage.get("completion_tokens") or 0)
 
 
-def estimate_usage(plan: Plan, text: list[str]) -> None:
-    """For upstreams that stream no usage: one token per content chunk, prompt tokens estimated."""
-    prompt = "".join(str(m.get("content") or "") for m in plan.messages)
-    plan.record.tokens_in = approx_tokens(prompt) + 4 * len(plan.messages)
-    plan.record.tokens_out = len(text)
-
-
-def _usage_chunk(plan: Plan, last: dict[str, Any] | None) -> dict[str, Any]:
-    rec = plan.record
-    usage = {"prompt_tokens": rec.tokens_in, "completion_tokens": rec.tokens_out,
-             "total_tokens": rec.tokens_in + rec.tokens_out}
-    base = {k: last[k] for k in ("id", "created", "model") if last and k in last}
-    return {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
-
-
-def approx_tokens(text: str) -> int:
-    """About four characters a token, for upstreams that report no usage."""
-    return max(1, len(text) // 4)
+async def _aiter(chunks: Any) -> AsyncIterator[Chunk]:
+    for chunk in chunks:
+        yield chunk

@@ -1,7 +1,7 @@
 """GET /v1/logs/summary (admin), /metrics (Prometheus) and /dashboard, read from `app.state.deps`.
 
 The app's `Deps` carries `usage` (a UsageRecorder or NullRecorder: `.store`, `.metrics`) and
-`auth` (`require_admin(request)` raises Unauthorized for a missing or wrong admin key).
+`auth` (`admin(authorization_header)` raises Unauthorized for a missing or wrong admin key).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from gateway.usage.summary import parse_group_keys, summarize
 
 
 class AdminCheck(Protocol):
-    def require_admin(self, request: Request) -> None: ...
+    def admin(self, authorization: str | None) -> str: ...
 
 
 class UsageView(Protocol):
@@ -61,7 +61,7 @@ async def logs_summary(
     by: Annotated[str, Query(description="Comma-separated: route,target,model,cache,status.")] = "route,target",
 ) -> dict[str, Any]:
     """The same summary as `ragway logs summary`, as JSON (admin key required)."""
-    deps.auth.require_admin(request)
+    deps.auth.admin(request.headers.get("authorization"))
     window = _checked(parse_since, since, "since")
     keys = _checked(parse_group_keys, by, "by")
     rows = await run_in_threadpool(summarize, _store(deps), window, keys)

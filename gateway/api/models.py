@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.api.body import read_json
 from gateway.api.errors import json_response
 from gateway.deps import DepsDep
-from gateway.errors import NotImplementedYet
+from gateway.errors import InvalidRequest
+from gateway.schemas import EmbeddingRequest
 
 router = APIRouter()
+MAX_INPUTS = 2048
 
 
 @router.get("/v1/models")
@@ -30,5 +37,35 @@ async def list_models(request: Request, deps: DepsDep) -> Response:
 
 @router.post("/v1/embeddings")
 async def embeddings(request: Request, deps: DepsDep) -> Response:
+    """The gateway's own embedder; `model` is echoed, the configured embedder always answers."""
     deps.auth.client(request.headers.get("authorization"))
-    raise NotImplementedYet("embeddings are not served yet: the gateway's embedder lands with retrieval")
+    gateway = deps.config.current.gateway
+    body = await read_json(request, EmbeddingRequest, gateway.server.max_body_bytes)
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    _check_inputs(texts, gateway.embedder.max_input_chars)
+    if body.dimensions is not None and body.dimensions != deps.embedder.embedder.dim:
+        raise InvalidRequest(f"dimensions must be {deps.embedder.embedder.dim} for this embedder",
+                             param="dimensions")
+    vectors = await asyncio.gather(*(deps.embedder.embed(text) for text in texts))
+    data = [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
+            for i, v in enumerate(vectors)]
+    tokens = sum(len(text) // 4 + 1 for text in texts)
+    return json_response({"object": "list", "data": data, "model": body.model,
+                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+
+def _check_inputs(texts: list[str], max_chars: int) -> None:
+    if not texts or len(texts) > MAX_INPUTS:
+        raise InvalidRequest(f"input must hold 1 to {MAX_INPUTS} texts", param="input")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise InvalidRequest(f"input[{i}] is empty", param="input")
+        if len(text) > max_chars:
+            raise InvalidRequest(f"input[{i}] has {len(text)} characters; at most {max_chars}", param="input",
+                                 code="input_too_long")
+
+
+def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode()
+    return [float(x) for x in vector]

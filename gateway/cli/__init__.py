@@ -6,10 +6,10 @@ import typer
 
 from gateway.cli.advise_cmd import advise_command
 from gateway.cli.config_cmd import config_app
+from gateway.cli.eval_cmd import config_status, eval_app
+from gateway.cli.finetune import finetune
 from gateway.cli.index import index_app
 from gateway.cli.logs import logs_app
-from gateway.cli.finetune import finetune
-from gateway.cli.eval_cmd import config_status, eval_app
 from gateway.cli.serve import serve
 
 app = typer.Typer(

@@ -166,7 +166,8 @@ def _summary_table(rows: list[SummaryRow], keys: list[str], since: str) -> Table
     ]
     headers = [*keys, "requests", "errors", "cache hit", "p50 ms", "p95 ms", "p99 ms", "tokens in", "tokens out",
                "cost $", "large $", "saved $"]
-    table = Table(title=f"requests since {since}", box=box.SIMPLE_HEAD)
+    table = Table(title=f"requests since {since}", box=box.SIMPLE_HEAD,
+                  caption=None if rows else "no requests in this window")
     for i, header in enumerate(headers):
         # Never squeeze a figure into an ellipsis: a narrow terminal wraps the line instead.
         width = max([len(header), *(len(cell[i]) for cell in cells)])

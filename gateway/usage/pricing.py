@@ -13,11 +13,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import litellm
-from litellm.exceptions import ModelNotMappedError
-
 from gateway.config.gateway_file import ModelConfig
 from gateway.config.route import ModelTarget, RouteConfig
+from gateway.usage.record import RequestRecord
 
 # The target name a route gives its prompted large model; the counterfactual cost is priced on it.
 LARGE_TARGET = "large"
@@ -42,6 +40,10 @@ def price(model: ModelConfig | None, tokens_in: int, tokens_out: int, upstream_s
 
 def map_rates(model: str) -> tuple[float, float]:
     """(input, output) USD per token from litellm's price map; (0, 0) for a model it does not list."""
+    # litellm takes seconds to import: only models priced from its map pay for it
+    import litellm
+    from litellm.exceptions import ModelNotMappedError
+
     try:
         info = litellm.get_model_info(model)
     except ModelNotMappedError:
@@ -69,12 +71,28 @@ def large_cost(
     return price(large_model(route, models), tokens_in, tokens_out, upstream_seconds)
 
 
+def fill_costs(rec: RequestRecord, models: Mapping[str, ModelConfig], route: RouteConfig | None) -> None:
+    """Set `cost_usd` and `large_cost_usd` on a finished record whose `model` names a gateway.yaml model.
+
+    A cache hit costs nothing; its counterfactual is still what the large model would have charged.
+    Without a route (a model called directly) the counterfactual is the call itself.
+    """
+    seconds = rec.latency.upstream_ms / 1000
+    rec.cost_usd = 0.0 if rec.cache_hit else price(models.get(rec.model), rec.tokens_in, rec.tokens_out, seconds)
+    if route is None:
+        rec.large_cost_usd = rec.cost_usd
+    else:
+        rec.large_cost_usd = large_cost(route, models, rec.tokens_in, rec.tokens_out, seconds)
+
+
 def count_tokens(content: Messages | str, model: str) -> int:
     """Tokens in chat *content* (messages, or plain text such as a completion) for *model*.
 
     Used when the upstream reports no usage (some servers, streams cut short). litellm counts
     with the model's tokenizer when it is bundled and with tiktoken's cl100k otherwise, offline.
     """
+    import litellm
+
     try:
         if isinstance(content, str):
             return int(litellm.token_counter(model=model, text=content))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from gateway.api.logs import router
+from gateway.api.logs import AdminCheck, router
 from gateway.errors import GatewayError, Unauthorized
 from gateway.usage.writer import NullRecorder, UsageRecorder
 
@@ -15,22 +15,23 @@ ADMIN_KEY = "admin-secret"
 
 
 class FakeAdminAuth:
-    """Accepts exactly `Authorization: Bearer admin-secret`."""
+    """Like gateway.auth.Authenticator.admin: accepts exactly `Authorization: Bearer admin-secret`."""
 
-    def require_admin(self, request: Request) -> None:
-        if request.headers.get("authorization") != f"Bearer {ADMIN_KEY}":
+    def admin(self, authorization: str | None) -> str:
+        if authorization != f"Bearer {ADMIN_KEY}":
             raise Unauthorized("an admin key is required")
+        return "ADMIN_KEY"
 
 
 @dataclass
 class FakeDeps:
     usage: UsageRecorder | NullRecorder
-    auth: FakeAdminAuth
+    auth: AdminCheck
 
 
-def fake_app(usage: UsageRecorder | NullRecorder) -> FastAPI:
+def fake_app(usage: UsageRecorder | NullRecorder, auth: AdminCheck | None = None) -> FastAPI:
     app = FastAPI()
-    app.state.deps = FakeDeps(usage=usage, auth=FakeAdminAuth())
+    app.state.deps = FakeDeps(usage=usage, auth=auth or FakeAdminAuth())
     app.include_router(router)
 
     @app.exception_handler(GatewayError)

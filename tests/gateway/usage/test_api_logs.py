@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.auth import Authenticator
+from gateway.config.gateway_file import AuthConfig
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.store import UsageStore
 from gateway.usage.writer import NullRecorder, UsageRecorder
@@ -88,3 +90,13 @@ def test_logging_off_means_no_summary_but_metrics_still_work() -> None:
         assert response.status_code == 503
         assert "log.enabled" in response.json()["error"]["message"]
         assert client.get("/metrics").status_code == 200
+
+
+def test_the_gateways_authenticator_guards_the_summary(recorder: UsageRecorder) -> None:
+    auth = Authenticator(AuthConfig(open=True, admin_key_envs=["RAGWAY_ADMIN_KEY"]), environ={"RAGWAY_ADMIN_KEY": "k1"})
+    with TestClient(fake_app(recorder, auth)) as client:
+        assert client.get("/v1/logs/summary").status_code == 401
+        assert client.get("/v1/logs/summary", headers={"authorization": "Bearer k2"}).status_code == 401
+        response = client.get("/v1/logs/summary", params={"by": "route"}, headers={"authorization": "Bearer k1"})
+        assert response.status_code == 200
+        assert {row["route"]: row["requests"] for row in response.json()["data"]} == {"chat": 1, "intent": 2}

@@ -6,7 +6,17 @@ import pytest
 
 from gateway.config.gateway_file import ModelConfig
 from gateway.config.route import RouteConfig
-from gateway.usage.pricing import approximate_tokens, count_tokens, large_cost, large_model, map_rates, price
+from gateway.usage.pricing import (
+    approximate_tokens,
+    count_tokens,
+    fill_costs,
+    large_cost,
+    large_model,
+    map_rates,
+    price,
+)
+from gateway.usage.record import Latency
+from tests.gateway.usage.conftest import make_record
 
 # litellm's bundled map: gpt-4o-mini is $0.15 / $0.60 per million tokens.
 MINI = ModelConfig(model="openai/gpt-4o-mini")
@@ -44,6 +54,27 @@ def test_counterfactual_cost_uses_the_routes_large_target() -> None:
         {"targets": {"small": {"model": "local"}}, "policy": {"kind": "fixed", "target": "small"}}
     )
     assert large_cost(no_large, models, 1000, 500) == 0.0
+
+
+def test_fill_costs_prices_the_call_and_the_large_model_baseline() -> None:
+    models = {"mini": MINI, "local": ModelConfig(model="openai/smollm2", cost_per_hour=3.6)}
+    route = RouteConfig.model_validate(
+        {"targets": {"large": {"model": "mini"}, "small": {"model": "local"}},
+         "policy": {"kind": "fixed", "target": "small"}}
+    )
+    small = make_record(1.0, target="small", model="local", tokens_in=1000, tokens_out=500,
+                        latency=Latency(upstream_ms=2000.0, total_ms=2100.0))
+    fill_costs(small, models, route)
+    assert small.cost_usd == pytest.approx(3.6 * 2 / 3600)
+    assert small.large_cost_usd == pytest.approx(1000 * 0.15e-6 + 500 * 0.60e-6)
+
+    hit = make_record(2.0, model="mini", cache="hit", tokens_in=1000, tokens_out=500)
+    fill_costs(hit, models, route)
+    assert hit.cost_usd == 0.0 and hit.large_cost_usd == pytest.approx(0.00045)
+
+    direct = make_record(3.0, model="mini", tokens_in=1000, tokens_out=500)
+    fill_costs(direct, models, None)
+    assert direct.cost_usd == direct.large_cost_usd == pytest.approx(0.00045)
 
 
 def test_tokens_are_counted_offline_with_the_tokenizer() -> None:

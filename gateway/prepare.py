@@ -1,0 +1,134 @@
+"""Everything before the call: resolve the route, embed once, look in the cache, retrieve, decide."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gateway.cache import CacheQuery, ResponseCache, parse_cache_control
+from gateway.config.policy import CascadePolicy, RetrievalPolicy
+from gateway.config.route import ClassifierTarget, RouteConfig
+from gateway.config.snapshot import Route
+from gateway.config.store import ConfigStore, Live
+from gateway.context import RequestContext
+from gateway.errors import InvalidRequest, ModelNotFound
+from gateway.health import TargetHealth
+from gateway.plan import Plan
+from gateway.retrieve import prompt_messages, retrieve
+from gateway.routing import Decision, RequestFeatures, RetrievalSignals, decide
+from gateway.schemas import ChatCompletionRequest
+from gateway.usage.record import RequestRecord
+from retrieval.batching import MicroBatcher
+
+
+class Preparer:
+    def __init__(self, config: ConfigStore, embedder: MicroBatcher, cache: ResponseCache, health: TargetHealth):
+        self.config = config
+        self.embedder = embedder
+        self.cache = cache
+        self.health = health
+
+    async def prepare(self, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
+        """The plan for *req*: a cached answer, or the decided target with its assembled prompt."""
+        live = self.config.live
+        route = live.snapshot.routes.get(req.model)
+        if route is None:
+            return self._direct(live, req, ctx)
+        plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=[],
+                    params=route_params(route.config, req), record=_record(ctx, route), resources=live.resources)
+        await self._embed(plan, req)
+        await self._lookup(plan, req, ctx)
+        if plan.answered_from_cache:
+            return plan
+        self._retrieve_and_decide(plan, req, ctx)
+        return plan
+
+    async def _embed(self, plan: Plan, req: ChatCompletionRequest) -> None:
+        assert plan.config is not None
+        if not needs_vector(plan.config):
+            return
+        text = req.last_user_text().strip()
+        limit = self.config.current.gateway.embedder.max_input_chars
+        if not text:
+            raise InvalidRequest("the last user message is empty; this route needs text to embed", param="messages")
+        if len(text) > limit:
+            raise InvalidRequest(f"the last user message has {len(text)} characters; this route takes at most "
+                                 f"{limit}", param="messages", code="input_too_long")
+        started = time.perf_counter()
+        plan.vector = await self.embedder.embed(text)
+        plan.record.latency.embed_ms = _ms(started)
+
+    async def _lookup(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
+        assert plan.route is not None and plan.config is not None
+        started = time.perf_counter()
+        plan.query = CacheQuery(
+            route=plan.name, route_version=plan.route.version,
+            index_versions=plan.resources.index_versions(plan.config),
+            messages=[m.model_dump(exclude_none=True) for m in req.messages], params=plan.params,
+            vector=plan.vector, settings=plan.config.cache, control=parse_cache_control(ctx.headers),
+            task=plan.config.task,
+        )
+        plan.lookup = await self.cache.lookup(plan.query)
+        plan.record.latency.cache_ms = _ms(started)
+        if plan.lookup.response is not None:
+            plan.answered_from_cache = True
+            earlier = plan.lookup.response.get("ragway") or {}
+            plan.target, plan.model = earlier.get("target", "cache"), earlier.get("model", "")
+            plan.reason = f"cache: {plan.lookup.header()}"
+
+    def _retrieve_and_decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
+        assert plan.config is not None
+        config = plan.config
+        started = time.perf_counter()
+        plan.retrieved = retrieve(config.retrieval, plan.vector, plan.resources)
+        plan.record.latency.retrieve_ms = _ms(started)
+        plan.record.retrieved_ids = [r["id"] for r in plan.retrieved.summary()]
+        messages = [m.model_dump(exclude_none=True) for m in req.messages]
+        plan.messages = prompt_messages(config.system_prompt, config.retrieval, plan.retrieved, messages)
+        features = RequestFeatures(request_id=ctx.request_id, user=req.user, text_chars=len(req.last_user_text()))
+        signals = RetrievalSignals.from_hits(plan.retrieved.examples)
+        plan.decision = decide(config.policy, features, signals, self.health.stats(plan.name))
+        plan.use(plan.decision)
+
+    def _direct(self, live: Live, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
+        if req.model not in live.snapshot.gateway.models:
+            raise ModelNotFound(
+                f"model '{req.model}' is neither a route nor a configured model; GET /v1/models lists them",
+                param="model",
+            )
+        record = RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route="", key_id=ctx.key_id)
+        decision = Decision(target=req.model, reason="direct: model named by the client")
+        plan = Plan(name=req.model, route=None, decision=decision, messages=[m.model_dump(exclude_none=True)
+                    for m in req.messages], params=req.upstream_params(), record=record, resources=live.resources)
+        plan.use(decision)
+        return plan
+
+
+def needs_vector(config: RouteConfig) -> bool:
+    """Whether anything on this route reads the request embedding."""
+    retrieval = config.retrieval.examples is not None or config.retrieval.documents is not None
+    semantic = config.cache.enabled and config.cache.threshold_for(config.task) is not None
+    policy = isinstance(config.policy, CascadePolicy | RetrievalPolicy)
+    classifier = any(isinstance(t, ClassifierTarget) for t in config.targets.values())
+    return retrieval or semantic or policy or classifier
+
+
+def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, Any]:
+    """The client's parameters with the route's defaults filled in where the client sent none."""
+    params = req.upstream_params()
+    defaults = config.params
+    if defaults.temperature is not None:
+        params.setdefault("temperature", defaults.temperature)
+    if defaults.max_tokens is not None and "max_tokens" not in params and "max_completion_tokens" not in params:
+        params["max_tokens"] = defaults.max_tokens
+    return params
+
+
+def _record(ctx: RequestContext, route: Route) -> RequestRecord:
+    return RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route.name, route_version=route.version,
+                         key_id=ctx.key_id)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
