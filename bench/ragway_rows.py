@@ -136,7 +136,9 @@ def _config_variant(run: RagwayRun, name: str, routes: Sequence[str], cache_url:
     gateway = yaml.safe_load((peers.RAGWAY_CONFIG / "gateway.yaml").read_text(encoding="utf-8"))
     if cache_url:
         gateway["cache"]["url"] = cache_url
+    # relative paths resolve beside the config directory, which moved: pin them to the originals
     gateway["indexes_dir"] = str((run.run_dir / "indexes").resolve())
+    gateway["log"]["url"] = f"sqlite:///{(run.run_dir / 'ragway-logs.db').resolve()}"
     (root / "gateway.yaml").write_text(yaml.safe_dump(gateway, sort_keys=False), encoding="utf-8")
     for route in routes:
         shutil.copy(peers.RAGWAY_CONFIG / "routes" / f"{route}.yaml", root / "routes" / f"{route}.yaml")
