@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -53,6 +54,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of discarded warm-up per row (default 3)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32], help="default: 1 32")
     parser.add_argument("--quick-memory", action="store_true", help="memory at 1,000 and 10,000 requests, not 100,000")
+    parser.add_argument(
+        "--memory-budget", type=float, default=1200.0, help="seconds the memory run may take at most (default 1200)"
+    )
     parser.add_argument("--profile-seconds", type=float, default=10.0, help="py-spy window per route (0: no profile)")
     parser.add_argument("--skip-setup", action="store_true", help="do not run bench/setup.sh (peers installed)")
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
@@ -61,6 +65,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C, so every server this run started is stopped
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     if not args.skip_setup:
         subprocess.run(["bash", str(peers.BENCH_DIR / "setup.sh")], check=True, timeout=1800)
     _refuse_busy_ports()
@@ -74,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += _measure_system(STUB_ROW, None, plan, rows, args.doc)
         rows += _measure_system(LITELLM_ROW, peers.litellm(), plan, rows, args.doc)
         rows += _measure_system(PORTKEY_ROW, peers.portkey(), plan, rows, args.doc)
-        run = RagwayRun(plan, run_dir, args.doc, args.quick_memory, args.profile_seconds)
+        run = RagwayRun(plan, run_dir, args.doc, args.quick_memory, args.profile_seconds, args.memory_budget)
         ragway = ragway_rows(run, lambda new: _publish([*rows, *new], plan, args.doc))
     rows += ragway.rows
     _publish(rows, plan, args.doc)
@@ -115,6 +121,10 @@ def _machine(argv: Sequence[str] | None, load_before: tuple[float, ...], load_af
         found["load average at end"] = " / ".join(f"{x:.2f}" for x in load_after)
     found["run at"] = time.strftime("%Y-%m-%d %H:%M %Z")
     return machine_markdown(found, commands)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _refuse_busy_ports() -> None:

@@ -36,6 +36,7 @@ class RagwayRun:
     doc: Path
     quick_memory: bool
     profile_s: float
+    memory_budget_s: float
     config: Path = peers.RAGWAY_CONFIG
     rag_error: str | None = None
 
@@ -59,8 +60,8 @@ def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayR
     rows += _guarded([REDIS_HIT], run.plan, lambda: _redis_hits(run))
     rows += _guarded([TWO_WORKERS], run.plan, lambda: _two_workers(run))
     publish(rows)
-    growth = _memory_section(run)
     profiles = _profile_section(run) if run.profile_s > 0 else {}
+    growth = _memory_section(run)
     return RagwayResults(rows, growth, profiles)
 
 
@@ -160,7 +161,7 @@ def _memory_section(run: RagwayRun) -> float | None:
         return None
     rows = [[p.requests, round(p.rss_bytes / 2**20, 1), p.errors] for p in points]
     print_table(MEMORY_TITLE, ["requests", "RSS MiB", "errors"], rows)
-    text = memory.markdown("ragway, 1 worker", route, points)
+    text = memory.markdown("ragway, 1 worker", route, points, _checkpoints(run)[-1])
     if run.rag_error:
         text = f"Measured on the passthrough route: the RAG route could not run ({run.rag_error}).\n\n{text}"
     write_section(MEMORY_TITLE, text, run.doc)
@@ -169,10 +170,14 @@ def _memory_section(run: RagwayRun) -> float | None:
 
 def _memory(run: RagwayRun, route: str) -> list[memory.Checkpoint]:
     """A fresh server, so the counts are requests since start."""
-    checkpoints = [1_000, 10_000] if run.quick_memory else [10_000, 100_000]
     system = peers.ragway(route, workers=1, config=run.config)
     with running(system.command, run.logs) as server:
-        return memory.rss_checkpoints(server.pid, _target(run, system.endpoint, route), checkpoints)
+        target = _target(run, system.endpoint, route)
+        return memory.rss_checkpoints(server.pid, target, _checkpoints(run), run.memory_budget_s)
+
+
+def _checkpoints(run: RagwayRun) -> list[int]:
+    return [1_000, 10_000] if run.quick_memory else [10_000, 100_000]
 
 
 def _profile_section(run: RagwayRun) -> dict[str, profile.Frames]:

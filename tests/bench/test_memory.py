@@ -22,3 +22,9 @@ def test_growth_over_the_limit_says_by_how_much() -> None:
 
 def test_tree_rss_reads_this_process() -> None:
     assert tree_rss_bytes(os.getpid()) > 1_000_000
+
+
+def test_no_growth_without_two_checkpoints() -> None:
+    points = [Checkpoint(0, 50, 0), Checkpoint(4_000, 200, 0)]
+    assert growth(points) is None
+    assert memory_verdict(growth(points))[3] == "not measured"
