@@ -58,6 +58,11 @@ def ragway_meta(endpoint: Endpoint, model: str, content: str) -> dict:
 def post_chat(endpoint: Endpoint, model: str, content: str = "ping", timeout_s: float = 5.0) -> tuple[int, str]:
     """One chat completion request: (status, body text); status 0 when nothing answered."""
     payload = json.dumps({"model": model, "messages": [{"role": "user", "content": content}]}).encode()
+    return post_raw(endpoint, payload, timeout_s)
+
+
+def post_raw(endpoint: Endpoint, payload: bytes, timeout_s: float = 10.0) -> tuple[int, str]:
+    """POST *payload* as it is: (status, body text); status 0 when nothing answered."""
     headers = {"Content-Type": "application/json"}
     headers.update(dict(h.split(": ", 1) for h in endpoint.headers))
     request = urllib.request.Request(endpoint.url, data=payload, headers=headers, method="POST")

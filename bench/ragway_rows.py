@@ -87,8 +87,7 @@ def _one_worker(run: RagwayRun) -> list[Row]:
     with running(system.command, run.logs):
         rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
         rows += _rag_rows(run, system.endpoint)
-        cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
-        return rows + _cache_notes(measure_endpoint(CACHE_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
+        return rows + _cache_rows(CACHE_HIT, run, system.endpoint)
 
 
 def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint) -> list[Row]:
@@ -102,6 +101,15 @@ def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
     """Say so when the RAG route answered without retrieving: its row would then measure a passthrough."""
     retrieved = peers.ragway_meta(endpoint, ROUTES[RAG], text).get("retrieved") or []
     return f"{len(retrieved)} items retrieved per request" if retrieved else "WARNING: nothing retrieved"
+
+
+def _cache_rows(name: str, run: RagwayRun, endpoint: peers.Endpoint) -> list[Row]:
+    """Send each of the few inputs once (misses, which fill the cache), then measure: every request a hit."""
+    cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
+    bodies = write_bodies(run.plan.bodies_dir / "prime-cached.jsonl", ROUTES[CACHE_HIT], cache_plan.texts)
+    for line in bodies.read_bytes().splitlines():
+        peers.post_raw(endpoint, line, timeout_s=30)
+    return _cache_notes(measure_endpoint(name, endpoint, ROUTES[CACHE_HIT], cache_plan))
 
 
 def _cache_notes(rows: list[Row]) -> list[Row]:
@@ -125,8 +133,7 @@ def _redis_hits(run: RagwayRun) -> list[Row]:
     config = _config_variant(run, "configs-redis", [ROUTES[CACHE_HIT]], cache_url=REDIS_URL)
     system = peers.ragway(ROUTES[CACHE_HIT], workers=1, config=config)
     with running(system.command, run.logs):
-        cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
-        return _cache_notes(measure_endpoint(REDIS_HIT, system.endpoint, ROUTES[CACHE_HIT], cache_plan))
+        return _cache_rows(REDIS_HIT, run, system.endpoint)
 
 
 def _config_variant(run: RagwayRun, name: str, routes: Sequence[str], cache_url: str | None = None) -> Path:
