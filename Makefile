@@ -41,7 +41,7 @@ test: install services chromium indexes
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check gateway retrieval tests bench
