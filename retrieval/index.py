@@ -78,9 +78,6 @@ class VectorIndex:
             return np.zeros((0, self.manifest.dim), dtype=np.float32)
         return np.stack([self._ann.reconstruct(hit.row) for hit in hits])
 
-    def row(self, number: int) -> Row:
-        return self._rows[number]
-
     def _hits(self, scores: np.ndarray, rows: np.ndarray, min_score: float) -> list[Hit]:
         return [
             self._hit(int(row), float(score))

@@ -121,7 +121,7 @@ def list_indexes(indexes_dir: IndexesDir = None, config: ConfigDir = DEFAULT_CON
     _, folder = _settings(config, indexes_dir)
     table = Table(title=f"indexes in {folder}")
     for column in ("name", "kind", "rows", "type", "recall", "embedder", "version", "updated"):
-        table.add_column(column, justify="right" if column in ("rows", "recall") else "left")
+        table.add_column(column, justify="right" if column in ("rows", "recall") else "left", overflow="fold")
     names = index_names(folder)
     for name in names:
         try:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.batching import MicroBatcher, VectorLRU
+from retrieval.embedder import SentenceEmbedder
 from tests.retrieval.fakes import FakeEmbedder
 
 
@@ -100,3 +101,13 @@ def test_lru_evicts_the_least_recently_used() -> None:
     assert lru.get("two") is None
     assert lru.get("one") is one and lru.get("three") is three
     assert len(lru) == 2
+
+
+async def test_batched_vectors_match_one_pass_per_text_with_the_real_model(embedder: SentenceEmbedder) -> None:
+    texts = ["card still not here", "exchange rate for euros", "pin blocked", "how long do transfers take?"]
+    batcher = MicroBatcher(embedder, max_wait_ms=50)
+    batched = await asyncio.gather(*(batcher.embed(text) for text in texts))
+    await batcher.aclose()
+    assert batcher.forward_passes == 1
+    for text, vector in zip(texts, batched, strict=True):
+        np.testing.assert_allclose(vector, embedder.encode([text])[0], atol=1e-5)
