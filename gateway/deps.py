@@ -40,7 +40,7 @@ class Deps:
     local_servers: list[LocalServer] = field(default_factory=list)
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     return request.app.state.deps
 
 

@@ -29,7 +29,7 @@ def build_deps(store: ConfigStore) -> Deps:
     """The configured parts (embedded defaults unless gateway.yaml names shared ones), not yet started."""
     snapshot = store.current
     gateway = snapshot.gateway
-    embedder = SentenceEmbedder(gateway.embedder.model, gateway.embedder.device)
+    embedder = SentenceEmbedder(gateway.embedder.model, gateway.embedder.device, gateway.embedder.threads)
     registry = IndexRegistry(snapshot.indexes_dir, embedder.model_id, embedder.dim)
     store.attach(lambda snap: prepare_resources(snap, registry))
     batcher = MicroBatcher(embedder, gateway.embedder.batch_max, gateway.embedder.batch_wait_ms)

@@ -41,8 +41,15 @@ def embedder_id(model: str) -> str:
 class SentenceEmbedder:
     """Encodes texts to L2-normalised float32 vectors of shape (n, dim)."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu") -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", threads: int | None = None) -> None:
         from sentence_transformers import SentenceTransformer
+
+        if threads is not None:
+            import torch
+
+            # torch's intra-op pool is process-wide; a server embedding short texts is faster on one
+            # thread than with every core contending with its own event loop.
+            torch.set_num_threads(threads)
 
         self.model_id: str = embedder_id(model)
         self._model = SentenceTransformer(resolve_model(model), device=device)

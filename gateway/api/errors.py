@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from gateway.errors import GatewayError, InvalidRequest, error_body
 
@@ -51,6 +52,9 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     request_id = _request_id(request)
+    if isinstance(exc, ClientDisconnect):
+        # the client went away mid-body: nobody reads this answer, and it is not a server fault
+        return Response(status_code=499)
     log.exception("unhandled error in request %s", request_id)
     body = error_body(f"internal error (request id {request_id})", "server_error", "internal_error")
     return json_response(body, 500, {"x-request-id": request_id})

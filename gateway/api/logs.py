@@ -44,7 +44,7 @@ class LogsDeps(Protocol):
     def auth(self) -> AdminCheck: ...
 
 
-def get_deps(request: Request) -> LogsDeps:
+async def get_deps(request: Request) -> LogsDeps:
     return request.app.state.deps
 
 

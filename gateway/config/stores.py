@@ -14,6 +14,8 @@ class EmbedderConfig(Strict):
     device: str = "cpu"
     batch_max: int = Field(64, ge=1, le=1024)
     batch_wait_ms: float = Field(2.0, ge=0, le=100)
+    # torch threads for the serving embedder: short micro-batches run fastest on one (measured by bench/)
+    threads: int = Field(1, ge=1, le=64)
     # Longer inputs are refused with a 400: the model reads only its first 256 tokens anyway.
     max_input_chars: int = Field(16_000, ge=1)
 
