@@ -64,10 +64,14 @@ def test_unknown_path_is_openai_shaped_404(gateway_url: str) -> None:
     error_of(response)
 
 
-def test_embeddings_is_501_until_retrieval(gateway_url: str) -> None:
-    response = httpx.post(f"{gateway_url}/v1/embeddings", json={"model": "x", "input": "hi"}, timeout=10)
-    assert response.status_code == 501
-    assert error_of(response)["code"] == "not_implemented"
+def test_embeddings_bad_inputs(gateway_url: str) -> None:
+    url = f"{gateway_url}/v1/embeddings"
+    empty = httpx.post(url, json={"model": "x", "input": "  "}, timeout=30)
+    assert empty.status_code == 400 and error_of(empty)["param"] == "input"
+    none = httpx.post(url, json={"model": "x", "input": []}, timeout=30)
+    assert none.status_code == 400
+    dims = httpx.post(url, json={"model": "x", "input": "hi", "dimensions": 12}, timeout=30)
+    assert dims.status_code == 400 and error_of(dims)["param"] == "dimensions"
 
 
 def test_health_and_ready(gateway_url: str) -> None:

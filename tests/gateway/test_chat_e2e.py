@@ -123,3 +123,14 @@ def test_litellm_provider_path(client: OpenAI) -> None:
     chunks = list(client.chat.completions.create(model="via-litellm", stream=True, max_tokens=6,
                                                  messages=[{"role": "user", "content": "Hi"}]))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_embeddings_from_the_gateways_embedder(client: OpenAI) -> None:
+    result = client.embeddings.create(model="any", input=["my card has not arrived", "where is my card?", "hello"])
+    vectors = [item.embedding for item in result.data]
+    assert len(vectors) == 3 and all(len(v) == 384 for v in vectors)
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
+    assert abs(dot(vectors[0], vectors[0]) - 1) < 1e-3
+    assert dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2])
+    as_base64 = client.embeddings.create(model="any", input="hello", encoding_format="base64")
+    assert len(as_base64.data[0].embedding) == 384
