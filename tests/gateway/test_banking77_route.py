@@ -61,15 +61,15 @@ def test_upstream_prompt_holds_the_retrieved_examples(banking_gateway: str, demo
 
 
 def test_few_shot_answers_are_mostly_right(banking_gateway: str, banking77_dir: Path) -> None:
-    """20 test queries: random guessing scores 1/77; retrieved few-shot turns make SmolLM2 mostly right."""
+    """12 test queries: random guessing scores 1/77; retrieved few-shot turns make SmolLM2 mostly right."""
     client = OpenAI(base_url=f"{banking_gateway}/v1", api_key="x", max_retries=0)
     with (banking77_dir / "test.csv").open() as handle:
-        rows = list(csv.DictReader(handle))[::150][:20]
+        rows = list(csv.DictReader(handle))[::250][:12]
     right = 0
     for row in rows:
         reply = client.chat.completions.create(model="banking77", messages=[{"role": "user", "content": row["text"]}])
         right += reply.choices[0].message.content.strip() == row["category"]
-    assert right >= 12
+    assert right >= 7
 
 
 def _system_prompt() -> str:

@@ -31,16 +31,17 @@ def gateway_with_cache(root: Path, llama_url: str, cache: dict) -> tuple[subproc
     return start_gateway(root, port, log_path=root / "gateway.log"), port
 
 
-@pytest.fixture
-def memory_gateway(tmp_path: Path, llama_url: str) -> Iterator[int]:
-    process, port = gateway_with_cache(tmp_path / "c", llama_url, {"url": "memory://"})
+@pytest.fixture(scope="module")
+def memory_gateway(tmp_path_factory: pytest.TempPathFactory, llama_url: str) -> Iterator[int]:
+    """One gateway for the in-process tests; each test asks its own question so none sees another's entries."""
+    process, port = gateway_with_cache(tmp_path_factory.mktemp("memory"), llama_url, {"url": "memory://"})
     yield port
     stop(process)
 
 
 def test_repeat_is_an_exact_hit(memory_gateway: int) -> None:
-    first = ask(memory_gateway, QUESTION)
-    second = ask(memory_gateway, QUESTION)
+    first = ask(memory_gateway, "Which ocean is the largest?")
+    second = ask(memory_gateway, "Which ocean is the largest?")
     assert first.headers["x-ragway-cache"] == "miss"
     assert second.headers["x-ragway-cache"] == "hit"
     assert second.json()["choices"] == first.json()["choices"]
@@ -56,17 +57,19 @@ def test_paraphrase_is_a_semantic_hit_with_its_score(memory_gateway: int) -> Non
 
 
 def test_no_store_and_no_cache(memory_gateway: int) -> None:
-    ask(memory_gateway, QUESTION)
-    assert ask(memory_gateway, QUESTION, {"cache-control": "no-store"}).headers["x-ragway-cache"] == "bypass"
-    assert ask(memory_gateway, QUESTION, {"x-ragway-cache": "no-store"}).headers["x-ragway-cache"] == "bypass"
-    assert ask(memory_gateway, QUESTION, {"cache-control": "no-cache"}).headers["x-ragway-cache"] == "miss"
-    bad = ask(memory_gateway, QUESTION, {"x-ragway-cache": "sometimes"})
+    text = "How many legs does a spider have?"
+    ask(memory_gateway, text)
+    assert ask(memory_gateway, text, {"cache-control": "no-store"}).headers["x-ragway-cache"] == "bypass"
+    assert ask(memory_gateway, text, {"x-ragway-cache": "no-store"}).headers["x-ragway-cache"] == "bypass"
+    assert ask(memory_gateway, text, {"cache-control": "no-cache"}).headers["x-ragway-cache"] == "miss"
+    bad = ask(memory_gateway, text, {"x-ragway-cache": "sometimes"})
     assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_cached_answer_replays_as_a_stream(memory_gateway: int) -> None:
-    plain = ask(memory_gateway, QUESTION).json()["choices"][0]["message"]["content"]
-    streamed = ask(memory_gateway, QUESTION, stream=True)
+    text = "What colour is the sky on a clear day?"
+    plain = ask(memory_gateway, text).json()["choices"][0]["message"]["content"]
+    streamed = ask(memory_gateway, text, stream=True)
     assert streamed.headers["x-ragway-cache"] == "hit"
     events = [line[6:] for line in streamed.text.splitlines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
