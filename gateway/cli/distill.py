@@ -82,8 +82,8 @@ def read_from_logs(route: Route, config: Path, log_url: str | None, since: str, 
     except ValueError as exc:
         fail(str(exc))
     with open_store(config, log_url) as store:
-        found = guarded(store, lambda: distill(store.iter_records(since=start, route=route.name), teacher,
-                                               route.config.labels))
+        records = (logged.record for logged in store.iter_records(since=start, route=route.name))
+        found = guarded(store, lambda: distill(records, teacher, route.config.labels))
     _print_counts(found, route.name, teacher, since)
     distinct = len(set(found.labels))
     if len(found.texts) < min_examples or distinct < 2:
