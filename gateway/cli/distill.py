@@ -94,7 +94,7 @@ def read_from_logs(route: Route, config: Path, log_url: str | None, since: str, 
 
 
 def _print_counts(found: Distilled, route: str, teacher: str, since: str) -> None:
-    table = Table(title=f"logged requests of route '{route}' since {since} (teacher: target '{teacher}')")
+    table = Table(title=f"route '{route}' since {since}, teacher '{teacher}'")
     table.add_column("rows")
     table.add_column("count", justify="right")
     table.add_row("kept", str(len(found.texts)))
