@@ -35,7 +35,7 @@ class Preparer:
         if route is None:
             return self._direct(live, req, ctx)
         plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=[],
-                    params=route_params(route.config, req), record=_record(ctx, route), resources=live.resources)
+                    params=route_params(route.config, req), record=_record(ctx, route, req), resources=live.resources)
         await self._embed(plan, req)
         await self._lookup(plan, req, ctx)
         if plan.answered_from_cache:
@@ -125,9 +125,9 @@ def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, A
     return params
 
 
-def _record(ctx: RequestContext, route: Route) -> RequestRecord:
+def _record(ctx: RequestContext, route: Route, req: ChatCompletionRequest) -> RequestRecord:
     return RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route.name, route_version=route.version,
-                         key_id=ctx.key_id)
+                         key_id=ctx.key_id, input_text=req.last_user_text() if route.config.log_text else "")
 
 
 def _ms(started: float) -> float:

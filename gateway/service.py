@@ -49,7 +49,7 @@ class ChatService:
         if not plan.answered_from_cache:
             _take_usage(plan.record, body.get("usage"))
         body["ragway"] = plan.meta()
-        self._finish(plan, ctx, started)
+        self._finish(plan, ctx, started, output=_message_text(body))
         return body, plan.headers()
 
     async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
@@ -102,7 +102,7 @@ class ChatService:
             error = exc
             yield event(exc.body())
         finally:
-            self._finish(plan, ctx, started, ttfb=ttfb, error=error)
+            self._finish(plan, ctx, started, ttfb=ttfb, error=error, output=_streamed_text(seen))
         yield DONE
 
     async def _store_stream(self, plan: Plan, seen: list[Chunk]) -> None:
@@ -114,9 +114,11 @@ class ChatService:
         await self.cache.store(plan.query, plan.lookup, body)
 
     def _finish(self, plan: Plan, ctx: RequestContext, started: float, *, ttfb: float | None = None,
-                error: GatewayError | None = None) -> None:
+                error: GatewayError | None = None, output: str = "") -> None:
         now = time.perf_counter()
         rec = plan.record
+        if plan.config is not None and plan.config.log_text:
+            rec.output_text = output
         rec.target, rec.model, rec.reason = plan.target, plan.model, plan.reason
         rec.decision, rec.cache = plan.reason.split(":", 1)[0], plan.lookup.status
         if not plan.answered_from_cache:
@@ -170,6 +172,17 @@ def _usage_chunk(plan: Plan, last: Chunk | None) -> Chunk:
              "total_tokens": rec.tokens_in + rec.tokens_out}
     base = {k: last[k] for k in ("id", "created", "model") if last and k in last}
     return {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+
+
+def _message_text(body: dict[str, Any]) -> str:
+    return ((body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
+
+
+def _streamed_text(seen: list[Chunk]) -> str:
+    return "".join(
+        (choice.get("delta") or {}).get("content") or ""
+        for chunk in seen for choice in chunk.get("choices") or () if choice.get("index", 0) == 0
+    )
 
 
 def _take_usage(rec: RequestRecord, usage: dict[str, Any] | None) -> None:

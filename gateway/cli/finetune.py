@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, fail, offline_env
+from gateway.cli.distill import read_from_logs
 from gateway.config import Route, load_snapshot
 from gateway.errors import ConfigError
 from gateway.smallmodel import Embedder
@@ -44,8 +45,17 @@ def finetune(
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="The JSONL file --export writes.")] = None,
     from_logs: Annotated[
-        bool, typer.Option("--from-logs", help="Train on the route's logged large-model answers.")
+        bool, typer.Option("--from-logs", help="Train on the route's logged large-model answers (log_text: true).")
     ] = False,
+    since: Annotated[
+        str, typer.Option(help="With --from-logs: how far back to read (30d, 12h or an ISO time).")
+    ] = "30d",
+    min_examples: Annotated[
+        int, typer.Option(min=2, help="With --from-logs: refuse with fewer usable logged answers.")
+    ] = 50,
+    log_url: Annotated[
+        str | None, typer.Option(help="With --from-logs: the log store URL (default: log.url in gateway.yaml).")
+    ] = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """Train ROUTE's classifier head on its embeddings and calibrate its confidence threshold.
@@ -54,21 +64,27 @@ def finetune(
     kept local reach --target-accuracy, prints the coverage that costs, and writes a new
     version under ARTIFACTS_DIR/ROUTE/ (with a `latest` pointer). With --export, writes the
     labelled examples as chat-format JSONL instead (openai: messages; hf: prompt/completion).
+
+    With --from-logs instead of --data, the examples are the route's logged answers from its large
+    target (routes with `log_text: true`): errors, cache hits, other targets and labels outside the
+    route's label set are skipped and counted.
     """
     offline_env()
     found = _route(config, route)
     if from_logs:
-        fail("--from-logs needs the request log store, which this build does not have yet; train from --data")
-    if data is None:
-        fail("--data is required: a labelled CSV file (columns --input-col and --output-col)")
-    examples = _read(data, input_col, output_col)
+        examples = read_from_logs(found, config, log_url, since, min_examples)
+        source = f"logs:{route} since {since}"
+    elif data is None:
+        fail("--data is required: a labelled CSV file (columns --input-col and --output-col), or use --from-logs")
+    else:
+        examples, source = _read(data, input_col, output_col), f"csv:{data.name}"
     if export is not None:
         _export(found, examples, export, output)
         return
     _check_training(found, examples, target_accuracy, calibration_fraction)
     embedder = load_embedder(_embedder_model(config))
     trained = _train(examples, embedder, target_accuracy, calibration_fraction, seed)
-    folder = trained.save(artifacts_dir, route)
+    folder = trained.save(artifacts_dir, route, data_source=source)
     _print_result(trained, folder)
 
 

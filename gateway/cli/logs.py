@@ -51,8 +51,8 @@ def summary(
     """
     window = _parsed(parse_since, since)
     keys = _parsed(parse_group_keys, by)
-    with _store(config, url) as store:
-        rows = _guarded(store, lambda: summarize(store, window, keys))
+    with open_store(config, url) as store:
+        rows = guarded(store, lambda: summarize(store, window, keys))
     if as_json:
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
@@ -73,11 +73,11 @@ def tail(
     url: StoreUrl = None,
 ) -> None:
     """Show the latest records, then follow new ones as any gateway writes them (Ctrl-C stops)."""
-    with _store(config, url) as store:
-        latest = _guarded(store, lambda: store.records(route=route, limit=lines, newest_first=True)) if lines else []
+    with open_store(config, url) as store:
+        latest = guarded(store, lambda: store.records(route=route, limit=lines, newest_first=True)) if lines else []
         last_id = _print_records(reversed(latest), 0)
         if not latest:
-            last_id = _guarded(store, lambda: _newest_id(store, route))
+            last_id = guarded(store, lambda: _newest_id(store, route))
         if once:
             return
         with contextlib.suppress(KeyboardInterrupt):
@@ -98,12 +98,12 @@ def export(
         fail(f"bad format {fmt!r}: use csv or jsonl")
     chosen = cast(ExportFormat, fmt)
     start = epoch_since(_parsed(parse_since, since), time.time())
-    with _store(config, url) as store:
+    with open_store(config, url) as store:
         if output is None:
-            _guarded(store, lambda: write_records(store.iter_records(since=start, route=route), sys.stdout, chosen))
+            guarded(store, lambda: write_records(store.iter_records(since=start, route=route), sys.stdout, chosen))
             return
         with output.open("w", encoding="utf-8", newline="") as out:
-            written = _guarded(store, lambda: _export_with_progress(store, start, route, out, chosen))
+            written = guarded(store, lambda: _export_with_progress(store, start, route, out, chosen))
     console.print(f"wrote {written} records to {output}")
 
 
@@ -115,13 +115,13 @@ def prune(
 ) -> None:
     """Delete records older than the given age and print how many went."""
     cutoff = time.time() - _parsed(parse_duration, older_than).total_seconds()
-    with _store(config, url) as store:
-        deleted = _guarded(store, lambda: store.prune(cutoff))
+    with open_store(config, url) as store:
+        deleted = guarded(store, lambda: store.prune(cutoff))
     console.print(f"deleted {deleted} records older than {older_than}")
 
 
 @contextlib.contextmanager
-def _store(config: Path, url: str | None) -> Iterator[UsageStore]:
+def open_store(config: Path, url: str | None) -> Iterator[UsageStore]:
     """The store named by --url, else by gateway.yaml's log.url (relative SQLite paths beside CONFIG)."""
     try:
         if url:
@@ -132,13 +132,13 @@ def _store(config: Path, url: str | None) -> Iterator[UsageStore]:
     except (ConfigError, ValueError, ImportError) as exc:
         fail(str(exc).splitlines()[0])
     try:
-        _guarded(store, store.migrate)
+        guarded(store, store.migrate)
         yield store
     finally:
         store.close()
 
 
-def _guarded(store: UsageStore, call: Callable[[], T]) -> T:
+def guarded(store: UsageStore, call: Callable[[], T]) -> T:
     try:
         return call()
     except SQLAlchemyError as exc:
@@ -182,7 +182,7 @@ def _follow(store: UsageStore, route: str | None, last_id: int, interval: float,
     while limit is None or shown < limit:
         time.sleep(interval)
         remaining = None if limit is None else limit - shown
-        fresh = _guarded(store, partial(store.records, route=route, after_id=last_id, limit=remaining))
+        fresh = guarded(store, partial(store.records, route=route, after_id=last_id, limit=remaining))
         shown += len(fresh)
         last_id = _print_records(fresh, last_id)
 

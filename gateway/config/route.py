@@ -36,6 +36,9 @@ class RouteParams(Strict):
 
 
 class RouteConfig(Strict):
+    """A route; `log_text: true` keeps each request's last user message and answer in the request log
+    (off by default: the texts may be personal data), so `ragway finetune --from-logs` can learn from them."""
+
     task: TaskType = "generation"
     description: str = ""
     system_prompt: str = ""
@@ -46,3 +49,4 @@ class RouteConfig(Strict):
     retrieval: RetrievalSettings = RetrievalSettings()
     cache: CacheSettings = CacheSettings()
     eval: EvalSettings | None = None
+    log_text: bool = False

@@ -60,6 +60,8 @@ class Manifest(Strict):
     dim: int
     labels: list[str]
     data_checksum: str
+    # where the rows came from: "csv:<file>" or "logs:<route> since <window>" (empty in older artifacts)
+    data_source: str = ""
     n_train: int
     n_calibration: int
     model_sha256: str

@@ -41,8 +41,11 @@ class TrainedHead:
     n_train: int
     n_calibration: int
 
-    def save(self, artifacts_dir: Path, route: str) -> Path:
-        """Write a new version under `artifacts_dir/route/` and point `latest` at it; returns its folder."""
+    def save(self, artifacts_dir: Path, route: str, data_source: str = "") -> Path:
+        """Write a new version under `artifacts_dir/route/` and point `latest` at it; returns its folder.
+
+        *data_source* says where the training rows came from, for the manifest.
+        """
         return artifact.write(
             artifacts_dir / route,
             self.estimator,
@@ -53,6 +56,7 @@ class TrainedHead:
                 "dim": self.dim,
                 "labels": list(self.head.labels),
                 "data_checksum": self.data_checksum,
+                "data_source": data_source,
                 "n_train": self.n_train,
                 "n_calibration": self.n_calibration,
                 "calibration": self.calibration,

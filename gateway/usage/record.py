@@ -37,6 +37,8 @@ class RequestRecord:
 
     `ts` is seconds since the epoch (UTC) when the request arrived. Costs are USD.
     `large_cost_usd` is what the same tokens would have cost on the route's large model.
+    `input_text` (the last user message) and `output_text` (the answer) stay empty unless the route
+    opts in with `log_text: true`; they are what `ragway finetune --from-logs` learns from.
     """
 
     ts: float
@@ -58,6 +60,8 @@ class RequestRecord:
     error_type: str = ""
     key_id: str = ""
     stream: bool = False
+    input_text: str = ""
+    output_text: str = ""
 
     @property
     def cache_hit(self) -> bool:

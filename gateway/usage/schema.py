@@ -8,6 +8,7 @@ the current table has moved on. Applied versions live in `schema_migrations`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 Migration = Callable[[Connection], None]
@@ -39,7 +41,8 @@ schema_migrations = Table(
 )
 
 
-def _request_log_v1(meta: MetaData) -> Table:
+def _request_log_v1(meta: MetaData, *later: Column[Any]) -> Table:
+    """The table as migration 1 created it, plus *later* columns (the current table adds each migration's)."""
     return Table(
         "request_log",
         meta,
@@ -68,12 +71,18 @@ def _request_log_v1(meta: MetaData) -> Table:
         Column("error_type", String(64), nullable=False, default=""),
         Column("key_id", String(64), nullable=False, default=""),
         Column("stream", Boolean, nullable=False, default=False),
+        *later,
         Index("ix_request_log_ts", "ts"),
         Index("ix_request_log_route_ts", "route", "ts"),
     )
 
 
-request_log = _request_log_v1(metadata)
+def _text_columns() -> list[Column[Any]]:
+    return [Column("input_text", Text, nullable=False, default=""),
+            Column("output_text", Text, nullable=False, default="")]
+
+
+request_log = _request_log_v1(metadata, *_text_columns())
 
 
 def m001_request_log(conn: Connection) -> None:
@@ -81,4 +90,11 @@ def m001_request_log(conn: Connection) -> None:
     _request_log_v1(MetaData()).create(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (m001_request_log,)
+def m002_request_texts(conn: Connection) -> None:
+    """The request and answer texts of routes with `log_text: true` (empty for every other row)."""
+    for name in ("input_text", "output_text"):
+        # The same DDL on SQLite and PostgreSQL; the default fills the rows already stored.
+        conn.execute(text(f"ALTER TABLE request_log ADD COLUMN {name} TEXT DEFAULT '' NOT NULL"))
+
+
+MIGRATIONS: Sequence[Migration] = (m001_request_log, m002_request_texts)

@@ -100,7 +100,6 @@ def test_export_writes_chat_jsonl(config: Path, subset: Path, tmp_path: Path, st
     [
         (["--route", "nope", "--data", "{subset}"], "route 'nope' not found"),
         (["--route", "banking77"], "--data is required"),
-        (["--route", "banking77", "--from-logs"], "--from-logs needs the request log store"),
         (["--route", "banking77", "--data", "{missing}"], "cannot read"),
         (["--route", "banking77", "--data", "{subset}", "--output-col", "intent"], "no column 'intent'"),
         (["--route", "chat", "--data", "{subset}"], "is a generation route"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +22,12 @@ def send(port: int, n: int, model: str = "chat") -> None:
         body = {"model": model, "max_tokens": 2, "messages": [{"role": "user", "content": f"Say {i}"}]}
         response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60)
         assert response.status_code == 200
+
+
+def streamed_content(sse: str) -> str:
+    """The assistant text a client reads from an SSE answer."""
+    events = [json.loads(line[6:]) for line in sse.splitlines() if line.startswith("data: {")]
+    return "".join((c.get("delta") or {}).get("content") or "" for e in events for c in e.get("choices") or ())
 
 
 def logged_config(root: Path, llama_url: str, store_url: str) -> Path:
@@ -68,3 +75,34 @@ def test_two_gateways_share_one_postgresql_store(tmp_path: Path, llama_url: str,
         assert [(row.group["route"], row.requests) for row in rows] == [("chat", 7)]
     finally:
         store.close()
+
+
+def test_log_text_route_stores_the_question_and_the_answer(tmp_path: Path, llama_url: str) -> None:
+    store_url = f"sqlite:///{tmp_path / 'logs.db'}"
+    gateway = base_gateway(llama_url, log={"url": store_url, "flush_interval_s": 0.1})
+    root = write_config(tmp_path / "configs", gateway, {"chat": {**CHAT_ROUTE, "log_text": True}, "quiet": CHAT_ROUTE})
+    port = free_port()
+    process = start_gateway(root, port)
+    answers = {}
+    try:
+        for route, stream in (("chat", False), ("chat", True), ("quiet", False)):
+            body = {"model": route, "stream": stream, "messages": [
+                {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+                {"role": "user", "content": f"Name a colour ({route}, {stream})"}]}
+            with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60) as r:
+                assert r.status_code == 200
+                answers[(route, stream)] = r.read().decode()
+    finally:
+        stop(process)
+    store = UsageStore(store_url)
+    try:
+        logged = {(lg.record.route, lg.record.stream): lg.record for lg in store.records()}
+    finally:
+        store.close()
+    plain, streamed = logged[("chat", False)], logged[("chat", True)]
+    assert plain.input_text == "Name a colour (chat, False)"
+    assert plain.output_text and plain.output_text == json.loads(answers[("chat", False)])["choices"][0]["message"][
+        "content"]
+    assert streamed.input_text == "Name a colour (chat, True)"
+    assert streamed.output_text and streamed.output_text == streamed_content(answers[("chat", True)])
+    assert (logged[("quiet", False)].input_text, logged[("quiet", False)].output_text) == ("", "")

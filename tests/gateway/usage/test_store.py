@@ -38,6 +38,8 @@ def full_record() -> RequestRecord:
         error_type="",
         key_id="key-7",
         stream=True,
+        input_text="my card hasn't arrived \u2014 où est-elle?",
+        output_text="card_arrival",
     )
 
 
@@ -82,26 +84,27 @@ def test_prune_deletes_only_older_records(store: UsageStore) -> None:
     assert [lg.record.ts for lg in store.records()] == [30.0, 40.0]
 
 
-def m002_add_note(conn: Connection) -> None:
+def m900_add_note(conn: Connection) -> None:
     """A later migration, as a release would add one."""
     conn.execute(text("ALTER TABLE request_log ADD COLUMN note VARCHAR(32) DEFAULT '' NOT NULL"))
 
 
-def m003_broken(conn: Connection) -> None:
+def m901_broken(conn: Connection) -> None:
     Table("half_done", MetaData(), Column("x", Integer)).create(conn)
     raise RuntimeError("migration 3 fails half way")
 
 
 def test_migrations_apply_once_and_in_order(store_url: str) -> None:
+    current = len(MIGRATIONS)
     first = UsageStore(store_url)
     assert first.version() == 0
-    assert first.migrate() == 1 and first.migrate() == 1
+    assert first.migrate() == current and first.migrate() == current
     first.insert_many([make_record(1.0)])
     first.close()
 
-    upgraded = UsageStore(store_url, migrations=(*MIGRATIONS, m002_add_note))
-    assert upgraded.migrate() == 2
-    assert upgraded.version() == 2
+    upgraded = UsageStore(store_url, migrations=(*MIGRATIONS, m900_add_note))
+    assert upgraded.migrate() == current + 1
+    assert upgraded.version() == current + 1
     columns = {c["name"] for c in inspect(upgraded._engine).get_columns("request_log")}
     assert "note" in columns
     assert upgraded.count() == 1, "an upgrade keeps the stored records"
@@ -109,7 +112,7 @@ def test_migrations_apply_once_and_in_order(store_url: str) -> None:
 
 
 def test_a_failing_migration_leaves_nothing_behind(store_url: str) -> None:
-    store = UsageStore(store_url, migrations=(*MIGRATIONS, m002_add_note, m003_broken))
+    store = UsageStore(store_url, migrations=(*MIGRATIONS, m900_add_note, m901_broken))
     with pytest.raises(RuntimeError, match="half way"):
         store.migrate()
     assert store.version() == 0
@@ -134,9 +137,31 @@ def test_replicas_starting_together_migrate_once(store_url: str) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert all(s.version() == 1 for s in stores)
+    assert all(s.version() == len(MIGRATIONS) for s in stores)
     for store in stores:
         store.close()
+
+
+def test_text_columns_migration_upgrades_a_version_1_store(store_url: str) -> None:
+    old = UsageStore(store_url, migrations=MIGRATIONS[:1])
+    assert old.migrate() == 1
+    with old._engine.begin() as conn:
+        conn.execute(text("INSERT INTO request_log (ts, request_id, route, route_version, target, model, decision, "
+                          "reason, cache, retrieved_ids, tokens_in, tokens_out, cost_usd, large_cost_usd, embed_ms, "
+                          "cache_ms, retrieve_ms, upstream_ttfb_ms, upstream_ms, total_ms, status, error_type, "
+                          "key_id, stream) VALUES (5, 'old', 'intent', '', 'large', '', '', '', 'miss', '[]', 0, 0, "
+                          "0, 0, 0, 0, 0, 0, 0, 0, 200, '', '', false)"))
+    old.close()
+
+    store = UsageStore(store_url)
+    assert store.migrate() == 2 and store.version() == 2
+    columns = {c["name"] for c in inspect(store._engine).get_columns("request_log")}
+    assert {"input_text", "output_text"} <= columns
+    store.insert_many([make_record(6.0, route="intent", input_text="where is my card", output_text="card_arrival")])
+    earlier, later = (lg.record for lg in store.records(route="intent"))
+    assert (earlier.request_id, earlier.input_text, earlier.output_text) == ("old", "", "")
+    assert (later.input_text, later.output_text) == ("where is my card", "card_arrival")
+    store.close()
 
 
 def test_urls_pick_psycopg_and_anchor_relative_sqlite(tmp_path: Path) -> None:
