@@ -12,7 +12,9 @@ import faiss
 from gateway.auth import Authenticator
 from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
-from gateway.deps import Deps
+from gateway.deps import Deps, UsageSink
+from gateway.evaluation.gate import PromotionGate
+from gateway.evaluation.store import default_store_url
 from gateway.health import TargetHealth
 from gateway.prepare import Preparer
 from gateway.providers.local_server import LocalServer
@@ -27,8 +29,11 @@ from retrieval.embedder import SentenceEmbedder
 from retrieval.registry import IndexRegistry
 
 
-def build_deps(store: ConfigStore) -> Deps:
-    """The configured parts (embedded defaults unless gateway.yaml names shared ones), not yet started."""
+def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps:
+    """The configured parts (embedded defaults unless gateway.yaml names shared ones), not yet started.
+
+    *recorder* replaces the configured request log (the eval path keeps its traffic out of it).
+    """
     snapshot = store.current
     gateway = snapshot.gateway
     embedder = SentenceEmbedder(gateway.embedder.model, gateway.embedder.device, gateway.embedder.threads)
@@ -36,12 +41,14 @@ def build_deps(store: ConfigStore) -> Deps:
     # one query at a time searches faster on one thread than with OpenMP waking every core
     faiss.omp_set_num_threads(1)
     store.attach(lambda snap: prepare_resources(snap, registry))
+    store.gate(PromotionGate(default_store_url(snapshot)))
     batcher = MicroBatcher(embedder, gateway.embedder.batch_max, gateway.embedder.batch_wait_ms)
     providers = ProviderRegistry(gateway.models)
     cache = build_cache(gateway.cache, embedder.dim)
-    metrics = UsageMetrics()
-    metrics.track_stats("ragway_cache", cache.stats.as_dict)
-    recorder = recorder_for(gateway.log, snapshot.root.parent, metrics)
+    if recorder is None:
+        metrics = UsageMetrics()
+        metrics.track_stats("ragway_cache", cache.stats.as_dict)
+        recorder = recorder_for(gateway.log, snapshot.root.parent, metrics)
     health = TargetHealth()
     preparer = Preparer(store, batcher, cache, health)
     service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)

@@ -36,6 +36,16 @@ def wait_http(url: str, timeout_s: float, process: subprocess.Popen | None = Non
     raise TimeoutError(f"{url} did not answer within {timeout_s}s")
 
 
+def wait_for(predicate, timeout_s: float = 10.0) -> bool:
+    """Poll *predicate* until it holds; False when *timeout_s* passes first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def stop(process: subprocess.Popen, timeout_s: float = 20) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -32,7 +32,7 @@ from gateway.evaluation.promotions import Promotion, PromotionStore
 from gateway.evaluation.provenance import resolve_path
 from gateway.evaluation.runner import AnswerFn, VariantResult
 from gateway.evaluation.store import default_store_url, open_engine
-from gateway.evaluation.variants import VariantError, parse_variants
+from gateway.evaluation.variants import VariantError, build_variant, has_small_model, parse_variants, with_small_model
 
 AnswerFactory = Callable[[Path], AbstractAsyncContextManager[AnswerFn]]
 TrafficFn = Callable[[ConfigSnapshot, str, float], TrafficStats | None]
@@ -47,9 +47,9 @@ RouteName = Annotated[str, typer.Option("--route", "-r", help="Route name (a fil
 
 def gateway_answer_factory(config_dir: Path) -> AbstractAsyncContextManager[AnswerFn]:
     """The gateway's own request path as an answer function (loads the embedder and starts local models)."""
-    from gateway.service import make_answer_fn  # heavy: only a real eval needs the models
+    from gateway.evalpath import gateway_answers  # heavy: only a real eval needs the models
 
-    return make_answer_fn(config_dir)
+    return gateway_answers(config_dir)
 
 
 def log_traffic(snapshot: ConfigSnapshot, route: str, days: float) -> TrafficStats | None:
@@ -91,6 +91,11 @@ def eval_run(
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate a fixed-seed random sample of this size.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 4,
+    small: Annotated[
+        Path | None,
+        typer.Option(help="Classifier artifact for the small and cascade variants when the route names no small "
+                          "model (default: artifacts/ROUTE, where `ragway finetune` writes)."),
+    ] = None,
     gate: Annotated[bool, typer.Option("--gate", help="Check the route's eval.gate; exit 1 below it.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --gate: promote this version even if it fails.")] = False,
     report_path: Annotated[Path | None, typer.Option("--report", help="HTML report path.")] = None,
@@ -101,7 +106,8 @@ def eval_run(
 
     Prints per variant the task metrics, p50/p95 latency, cost per 1,000 requests and the share
     answered by each target; writes an HTML report and stores the run in the eval history.
-    With --gate, the route as written is checked against its eval.gate and the decision recorded.
+    With --gate, the route as written is checked against its eval.gate and the decision recorded;
+    a running gateway serves an edited gated route only once its version is promoted (or forced).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -111,8 +117,9 @@ def eval_run(
         fail("--force only applies with --gate")
     offline_env()
     snapshot = load_config(config)
-    entry = pick_route(snapshot, route)
     names = _variants(variants, gate)
+    entry = _borrow_small(pick_route(snapshot, route), names, small)
+    _check_variants(entry, names)
     gold = _gold(snapshot, entry, data, EvalColumns(**_columns(entry, input_col, expected_col))).sample(limit, seed)
     _report_bad_rows(gold)
     engine = open_engine(store or default_store_url(snapshot))
@@ -156,6 +163,7 @@ def _gate(route: Route, run: EvalRun, promotions: PromotionStore, force: bool) -
         fail(f"gate failed for {route.name} version {route.version}: {verdict.message}")
     word = "[bold yellow]forced[/]" if promotion.state == "forced" else "[bold green]promoted[/]"
     console.print(f"gate: {word} {route.name} version {route.version}: {promotion.reason}")
+    console.print("a running gateway serves this version within seconds (it rechecks held routes)")
 
 
 @eval_app.command("history")
@@ -198,7 +206,7 @@ def config_status(store: StoreUrl = None, config: ConfigDir = DEFAULT_CONFIG) ->
         console.print("no gate decisions recorded yet")
         return
     table = Table(title="route versions")
-    for column in ("route", "file version", "serving", "latest decision", "reason", "when (UTC)"):
+    for column in ("route", "file version", "last promoted", "latest decision", "reason", "when (UTC)"):
         table.add_column(column)
     for status in statuses:
         file_route = snapshot.routes.get(status.route)
@@ -232,7 +240,7 @@ def results_table(results: Sequence[VariantResult], title: str) -> Table:
 
 
 def _decision(promotion: Promotion) -> str:
-    colour = {"promoted": "green", "forced": "yellow", "refused": "red"}[promotion.state]
+    colour = {"promoted": "green", "forced": "yellow", "refused": "red", "pending": "blue"}[promotion.state]
     return f"[{colour}]{promotion.state}[/] {promotion.version}"
 
 
@@ -259,6 +267,29 @@ def _variants(spec: str, gate: bool) -> list[str]:
     except VariantError as exc:
         fail(str(exc))
     return names if not gate or "route" in names else ["route", *names]
+
+
+def _borrow_small(route: Route, names: Sequence[str], small: Path | None) -> Route:
+    """For the small and cascade variants: the route with its `ragway finetune` classifier as the small model."""
+    if not {"small", "cascade"} & set(names) or has_small_model(route.config):
+        return route
+    folder = small or Path("artifacts") / route.name
+    if not folder.exists():
+        if small is not None:
+            fail(f"--small {small}: no classifier artifact there")
+        return route
+    return replace(route, config=with_small_model(route.config, str(folder.resolve())))
+
+
+def _check_variants(route: Route, names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            build_variant(name, route.config)
+        except VariantError as exc:
+            hint = ""
+            if name in ("small", "cascade"):
+                hint = f"; train one with `ragway finetune --route {route.name} --data TRAIN.csv` or pass --small"
+            fail(f"{exc}{hint}")
 
 
 def _columns(route: Route, input_col: str | None, expected_col: str | None) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""The live config: the last valid snapshot and what was loaded for it, swapped whole on reload."""
+"""The live config: the last valid snapshot and what was loaded for it, swapped whole on reload.
+
+Two hooks shape a reload: `attach(prepare)` loads what a snapshot needs (and may refuse it whole),
+`gate(admit)` picks per edited route which version serves (the deployment gate holds a version
+back until it is promoted, while the running one keeps serving).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,32 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.config.snapshot import ConfigSnapshot, load_routes, load_snapshot
+from gateway.config.snapshot import ConfigSnapshot, Route, load_routes, load_snapshot
 from gateway.errors import ConfigError
 
 log = logging.getLogger("ragway.config")
 
+# While a route is held back, how often the watcher asks whether its version was promoted meanwhile.
+RECHECK_MS = 2000
+
 Prepare = Callable[[ConfigSnapshot], Any]
 """Loads what a snapshot needs (indexes, classifier heads); raises ConfigError to refuse it."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The version of a route that serves; `refusal` says why the file's own version does not (yet)."""
+
+    route: Route
+    refusal: str | None = None
+
+
+Admit = Callable[[Route, Route | None], Admission]
+"""(the route as its file reads now, the version serving now or None at start) -> which one serves."""
+
+
+def admit_all(candidate: Route, running: Route | None) -> Admission:
+    return Admission(candidate)
 
 
 @dataclass(frozen=True)
@@ -39,7 +63,10 @@ class ConfigStore:
     def __init__(self, snapshot: ConfigSnapshot) -> None:
         self.live = Live(snapshot)
         self.last_error: str | None = None
+        self.held: dict[str, Route] = {}
+        """Route files whose version waits for promotion, by route name (the running version serves)."""
         self._prepare: Prepare = lambda snapshot: None
+        self._admit: Admit = admit_all
 
     @classmethod
     def open(cls, root: Path) -> ConfigStore:
@@ -54,10 +81,19 @@ class ConfigStore:
         self._prepare = prepare
         self.live = Live(self.current, prepare(self.current))
 
+    def gate(self, admit: Admit) -> None:
+        """From the next reload on, let *admit* pick which version of each route serves."""
+        self._admit = admit
+
     def reload(self) -> ReloadResult:
-        """Re-read every route file; keep serving the old routes if any file or resource is invalid."""
+        """Re-read every route file; keep serving the old routes if any file or resource is invalid.
+
+        A route whose new version the gate holds back keeps its running version; the other
+        routes' edits apply. The result is not ok while anything is held, and says why.
+        """
         try:
-            routes = load_routes(self.current.root, self.current.gateway)
+            files = load_routes(self.current.root, self.current.gateway)
+            routes, refusals = self._admit_each(files)
             snapshot = replace(self.current, routes=routes)
             resources = self._prepare(snapshot)
         except ConfigError as exc:
@@ -66,17 +102,49 @@ class ConfigStore:
             return ReloadResult(False, str(exc))
         changed = _changed(self.current, snapshot)
         self.live = Live(snapshot, resources)
-        self.last_error = None
+        self._hold({name: files[name] for name in refusals}, refusals)
         if changed:
             log.info("config reloaded: %s", ", ".join(changed))
+        if refusals:
+            return ReloadResult(False, "\n".join(refusals.values()), changed)
         return ReloadResult(True, "reloaded", changed)
 
+    def recheck(self) -> ReloadResult | None:
+        """Reload when a held route's version may serve now (promoted meanwhile); None when nothing changed."""
+        held = dict(self.held)
+        running = self.current.routes
+        if any(self._admit(route, running.get(name)).refusal is None for name, route in held.items()):
+            return self.reload()
+        return None
+
     async def watch(self, stop: asyncio.Event) -> None:
-        """Reload whenever a file under routes/ changes, until *stop* is set."""
+        """Reload whenever a file under routes/ changes, until *stop* is set; recheck held routes meanwhile."""
         from watchfiles import awatch
 
-        async for _ in awatch(self.current.routes_dir, stop_event=stop, debounce=200, step=50):
-            await asyncio.to_thread(self.reload)
+        changes_seen = awatch(self.current.routes_dir, stop_event=stop, debounce=200, step=50,
+                              rust_timeout=RECHECK_MS, yield_on_timeout=True)
+        async for changes in changes_seen:
+            if changes:
+                await asyncio.to_thread(self.reload)
+            elif self.held:
+                await asyncio.to_thread(self.recheck)
+
+    def _admit_each(self, files: dict[str, Route]) -> tuple[dict[str, Route], dict[str, str]]:
+        routes: dict[str, Route] = {}
+        refusals: dict[str, str] = {}
+        for name, route in files.items():
+            admission = self._admit(route, self.current.routes.get(name))
+            routes[name] = admission.route
+            if admission.refusal is not None:
+                refusals[name] = admission.refusal
+        return routes, refusals
+
+    def _hold(self, held: dict[str, Route], refusals: dict[str, str]) -> None:
+        for name, route in held.items():
+            if getattr(self.held.get(name), "version", None) != route.version:
+                log.warning("route edit held back: %s", refusals[name])
+        self.held = held
+        self.last_error = "\n".join(refusals.values()) or None
 
 
 def _changed(old: ConfigSnapshot, new: ConfigSnapshot) -> tuple[str, ...]:

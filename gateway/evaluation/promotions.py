@@ -1,7 +1,8 @@
-"""Which version of each route is promoted, refused or forced, and why: an append-only record.
+"""Which version of each route is promoted, refused, forced or pending, and why: an append-only record.
 
-The gateway reads it on reload (a refused version keeps the running one serving), `ragway eval
---force` writes to it, and `ragway config status` prints it.
+`ragway eval --gate` writes promoted or refused (forced with `--force`); the gateway writes pending
+when a gated route file changes to a version nobody decided yet, and serves an edited gated route
+only once its version is promoted or forced. `ragway config status` prints it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, insert, select
 
 from gateway.evaluation.store import route_promotions
 
-State = Literal["promoted", "refused", "forced"]
+State = Literal["promoted", "refused", "forced", "pending"]
 SERVABLE: frozenset[str] = frozenset({"promoted", "forced"})
 
 

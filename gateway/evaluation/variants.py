@@ -6,7 +6,9 @@
     small    the small target (the fine-tuned classifier) fixed
     cascade  small first, escalate to large on low confidence
 
-Every variant turns the cache off, so each gold case really reaches a target.
+Every variant turns the cache off, so each gold case really reaches a target. A route without a
+small model of its own can borrow one for `small` and `cascade` (`with_small_model`): the
+classifier `ragway finetune` trained for it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,22 @@ def build_variant(name: str, route: RouteConfig) -> RouteConfig:
     if missing:
         raise VariantError(f"variant '{name}' needs target(s) {', '.join(missing)}, not among the route's targets")
     return built
+
+
+def has_small_model(route: RouteConfig) -> bool:
+    """Whether the route names its small model (by policy, a target called `small`, or a classifier target)."""
+    named = getattr(route.policy, "small", None)
+    return bool(named) or "small" in route.targets or any(
+        isinstance(t, ClassifierTarget) for t in route.targets.values()
+    )
+
+
+def with_small_model(route: RouteConfig, classifier: str) -> RouteConfig:
+    """*route* with a `small` target served by the classifier artifact *classifier*, unless it has a small model."""
+    if has_small_model(route):
+        return route
+    targets = {**route.targets, "small": ClassifierTarget(classifier=classifier)}
+    return route.model_copy(update={"targets": targets})
 
 
 def large_target(route: RouteConfig) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, start_gateway, start_llama, stop, write_config
+from tests.servers import REPO, free_port, start_gateway, start_llama, stop, write_config
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +19,13 @@ def llama_url() -> Iterator[str]:
     process = start_llama(port)
     yield f"http://127.0.0.1:{port}/v1"
     stop(process)
+
+
+@pytest.fixture(scope="session")
+def demo_indexes() -> Path:
+    """The demo indexes `make run` and `make test` build under indexes/ (a no-op when present)."""
+    subprocess.run([sys.executable, "-m", "gateway.cli", "index", "ensure-demo"], cwd=REPO, check=True)
+    return REPO / "indexes"
 
 
 def base_gateway(llama_url: str, **overrides) -> dict:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,13 +17,6 @@ from tests.gateway.conftest import base_gateway
 from tests.servers import REPO, free_port, start_gateway, stop, write_config
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_indexes() -> Path:
-    """The demo indexes `make run` and `make test` build under indexes/ (a no-op when present)."""
-    subprocess.run([sys.executable, "-m", "gateway.cli", "index", "ensure-demo"], cwd=REPO, check=True)
-    return REPO / "indexes"
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -11,18 +10,9 @@ import yaml
 from openai import OpenAI
 
 from tests.gateway.conftest import CHAT_ROUTE
-from tests.servers import free_port, start_gateway, stop
+from tests.servers import free_port, start_gateway, stop, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def ask(client: OpenAI):

@@ -128,3 +128,21 @@ def test_advise_walks_the_flowchart_with_the_measured_numbers(cli, tmp_path: Pat
     assert "9,000" in out
     assert "Ship RAG" in out
     assert "running-cost crossover" in out and "year-one crossover" in out
+
+
+def test_small_variants_borrow_the_finetuned_classifier_of_a_route_without_one(cli, tmp_path: Path) -> None:
+    route_file = tmp_path / "configs" / "routes" / "banking77.yaml"
+    route_file.write_text(route_file.read_text().replace("  small: {classifier: artifacts/banking77}\n", ""))
+
+    missing = cli("eval", "--route", "banking77", "--variants", "small")
+
+    assert missing.exit_code == 1
+    assert "train one with `ragway finetune --route banking77 --data TRAIN.csv` or pass --small" in missing.stderr
+
+    (tmp_path / "artifacts" / "banking77").mkdir(parents=True)
+    borrowed = cli("eval", "--route", "banking77", "--variants", "small,cascade")
+
+    assert borrowed.exit_code == 0, borrowed.output
+    assert "small 100%" in borrowed.stdout
+    wrong = cli("eval", "--route", "banking77", "--variants", "small", "--small", "nope")
+    assert "--small nope: no classifier artifact" in wrong.stderr

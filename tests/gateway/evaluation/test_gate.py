@@ -1,4 +1,4 @@
-"""The gate: pass/fail on a metric, and a bad route edit refused while the running version serves."""
+"""The gate: pass/fail on a metric, and an unpromoted route edit held while the running version serves."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ from sqlalchemy import Engine
 
 from gateway.config.route_sections import GateSettings
 from gateway.config.snapshot import Route, load_route, load_snapshot
-from gateway.evaluation.gate import GateVerdict, decide, evaluate_gate, gate_route_edit
-from gateway.evaluation.history import EvalHistory
-from gateway.evaluation.pipeline import gate_runner
-from gateway.evaluation.promotions import PromotionStore
-from gateway.evaluation.runner import AnswerFn
-from tests.gateway.evaluation.fakes import GOLD, FakeAnswerFn, result_with, write_config
+from gateway.evaluation.gate import GateVerdict, PromotionGate, decide, evaluate_gate, gate_route_edit
+from gateway.evaluation.promotions import Promotion, PromotionStore
+from tests.gateway.evaluation.fakes import result_with, write_config
 
 GATE = GateSettings(metric="accuracy", min=0.9, min_examples=500)
-RIGHT = {e.input: e.expected for e in GOLD}
-WRONG = {e.input: "card_arrival" for e in GOLD}
 
 
 def test_gate_passes_at_the_threshold_and_fails_below_it() -> None:
@@ -48,19 +43,8 @@ def test_decide_promotes_forces_or_refuses() -> None:
     assert (forced.state, forced.reason) == ("forced", "forced past a failed gate: accuracy 0.5 < 0.9")
 
 
-class FakeGateRun:
-    """A run_gate that returns a fixed verdict and counts its calls."""
-
-    def __init__(self, verdict: GateVerdict) -> None:
-        self.verdict = verdict
-        self.calls = 0
-
-    async def __call__(self, route: Route) -> GateVerdict:
-        self.calls += 1
-        return self.verdict
-
-
 def routes(tmp_path: Path) -> tuple[Route, Route]:
+    """(running, candidate): the banking77 route fixed on its large model, then edited onto the small one."""
     configs = write_config(tmp_path / "good", target="large")
     bad = write_config(tmp_path / "bad", target="small")
     gateway = load_snapshot(configs).gateway
@@ -68,70 +52,75 @@ def routes(tmp_path: Path) -> tuple[Route, Route]:
     return good_route, load_route(bad / "routes" / "banking77.yaml", gateway)
 
 
-async def test_a_decided_version_is_not_evaluated_again(tmp_path: Path, eval_engine: Engine) -> None:
+def test_an_undecided_edit_waits_as_pending_and_names_the_command(tmp_path: Path, eval_engine: Engine) -> None:
     running, candidate = routes(tmp_path)
     store = PromotionStore(eval_engine)
-    refuse = FakeGateRun(GateVerdict(False, "accuracy 0.5 < 0.9"))
 
-    assert await gate_route_edit(candidate, running, refuse, store) is running
-    assert await gate_route_edit(candidate, running, refuse, store) is running
-    assert refuse.calls == 1
+    first = gate_route_edit(candidate, running, store)
+    again = gate_route_edit(candidate, running, store)
+
+    assert first.route is running and again.route is running
+    assert first.refusal is not None
+    assert f"route 'banking77' version {candidate.version}" in first.refusal
+    assert f"still serving version {running.version}" in first.refusal
+    assert "`ragway eval --route banking77 --gate`" in first.refusal
+    assert [p.state for p in store.history("banking77")] == ["pending"]
 
 
-async def test_first_load_and_unchanged_versions_skip_the_gate(tmp_path: Path, eval_engine: Engine) -> None:
+def test_a_refused_edit_waits_and_force_lets_it_serve(tmp_path: Path, eval_engine: Engine) -> None:
     running, candidate = routes(tmp_path)
-    never = FakeGateRun(GateVerdict(False, "must not run"))
     store = PromotionStore(eval_engine)
+    failed = GateVerdict(False, "accuracy 0.5000 < 0.9000 on 4 examples (route)")
+    store.record(decide("banking77", candidate.version, failed))
 
-    assert await gate_route_edit(candidate, None, never, store) is candidate
-    assert await gate_route_edit(running, running, never, store) is running
-    assert never.calls == 0
+    refused = gate_route_edit(candidate, running, store)
+
+    assert refused.route is running
+    assert refused.refusal is not None and "refused: accuracy 0.5000 < 0.9000" in refused.refusal
+
+    store.record(decide("banking77", candidate.version, failed, force=True))
+
+    assert gate_route_edit(candidate, running, store).route is candidate
+
+
+def test_a_promoted_edit_serves(tmp_path: Path, eval_engine: Engine) -> None:
+    running, candidate = routes(tmp_path)
+    store = PromotionStore(eval_engine)
+    store.record(Promotion("banking77", candidate.version, "promoted", "accuracy 1.0000 >= 0.9000"))
+
+    admission = gate_route_edit(candidate, running, store)
+
+    assert admission.route is candidate and admission.refusal is None
 
 
 @pytest.mark.parametrize("eval_engine", ["sqlite"], indirect=True)
-async def test_bad_route_edit_is_refused_while_the_good_version_serves_and_force_promotes(
-    tmp_path: Path, eval_engine: Engine
-) -> None:
-    """The edit moves the policy onto a small model that answers every query 'card_arrival'."""
+def test_first_load_unchanged_and_ungated_routes_skip_the_gate(tmp_path: Path, eval_engine: Engine) -> None:
     running, candidate = routes(tmp_path)
-    snapshot = load_snapshot(tmp_path / "bad" / "configs")
-    answer: AnswerFn = FakeAnswerFn({"large": RIGHT, "small": WRONG})
-    history, store = EvalHistory(eval_engine), PromotionStore(eval_engine)
-
-    serving = await gate_route_edit(candidate, running, gate_runner(snapshot, answer, history), store)
-
-    assert serving is running
-    refusal = store.decision("banking77", candidate.version)
-    assert refusal is not None
-    assert (refusal.state, refusal.reason) == ("refused", "accuracy 0.5000 < 0.9000 on 4 examples (route)")
-    assert history.latest("banking77", "route").provenance.route_version == candidate.version
-
-    store.record(decide("banking77", candidate.version, GateVerdict(False, refusal.reason), force=True))
-
-    assert await gate_route_edit(candidate, running, gate_runner(snapshot, answer, history), store) is candidate
-
-
-@pytest.mark.parametrize("eval_engine", ["sqlite"], indirect=True)
-async def test_good_route_edit_is_promoted(tmp_path: Path, eval_engine: Engine) -> None:
-    candidate, running = routes(tmp_path)
-    snapshot = load_snapshot(tmp_path / "good" / "configs")
-    answer = FakeAnswerFn({"large": RIGHT, "small": WRONG})
+    ungated = Route(candidate.name, candidate.config.model_copy(update={"eval": None}), candidate.path, "other")
     store = PromotionStore(eval_engine)
 
-    serving = await gate_route_edit(candidate, running, gate_runner(snapshot, answer, EvalHistory(eval_engine)), store)
+    assert gate_route_edit(candidate, None, store).route is candidate
+    assert gate_route_edit(running, running, store).route is running
+    assert gate_route_edit(ungated, running, store).route is ungated
+    assert store.history() == []
 
-    assert serving is candidate
-    promoted = store.decision("banking77", candidate.version)
-    assert promoted is not None and promoted.state == "promoted"
+
+def test_promotion_gate_opens_the_database_only_for_a_gated_edit(tmp_path: Path) -> None:
+    running, candidate = routes(tmp_path)
+    db = tmp_path / "eval.db"
+    gate = PromotionGate(f"sqlite:///{db}")
+
+    assert gate(candidate, None).route is candidate
+    assert not db.exists()
+    assert gate(candidate, running).route is running
+    assert db.exists()
 
 
-async def test_gate_runner_fails_closed_when_the_gold_file_is_gone(tmp_path: Path, eval_engine: Engine) -> None:
-    configs = write_config(tmp_path)
-    (tmp_path / "gold.csv").unlink()
-    snapshot = load_snapshot(configs)
-    run = gate_runner(snapshot, FakeAnswerFn({}), EvalHistory(eval_engine))
+def test_promotion_gate_fails_closed_when_the_database_cannot_be_read(tmp_path: Path) -> None:
+    running, candidate = routes(tmp_path)
+    gate = PromotionGate(f"sqlite:///{tmp_path / 'missing-dir' / 'eval.db'}")
 
-    verdict = await run(snapshot.routes["banking77"])
+    admission = gate(candidate, running)
 
-    assert not verdict.passed
-    assert "gold file not found" in verdict.message
+    assert admission.route is running
+    assert admission.refusal is not None and "the eval database cannot be read (OperationalError" in admission.refusal

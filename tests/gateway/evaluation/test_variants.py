@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.config import policy as policy_module
-from gateway.evaluation.variants import VariantError, build_variant, parse_variants
+from gateway.config.route import ClassifierTarget
+from gateway.evaluation.variants import VariantError, build_variant, parse_variants, with_small_model
 from tests.gateway.evaluation.fakes import route_config
 
 
@@ -76,3 +77,19 @@ def test_parse_variants_keeps_order_drops_duplicates_and_names_unknown_ones() ->
     assert parse_variants("prompt, rag,prompt") == ["prompt", "rag"]
     with pytest.raises(VariantError, match=r"unknown variant.*bogus.*known: route, prompt, rag, small, cascade"):
         parse_variants("prompt,bogus")
+
+
+def test_a_route_without_a_small_model_borrows_the_finetuned_classifier() -> None:
+    route = route_config(targets={"large": {"model": "smollm2"}})
+
+    borrowed = with_small_model(route, "/abs/artifacts/banking77")
+
+    assert borrowed.targets["small"] == ClassifierTarget(classifier="/abs/artifacts/banking77")
+    assert build_variant("cascade", borrowed).policy.target_names() == ["small", "large"]
+    assert borrowed.policy == route.policy and borrowed.retrieval == route.retrieval
+
+
+def test_a_route_with_its_own_small_model_keeps_it() -> None:
+    route = route_config()
+
+    assert with_small_model(route, "/elsewhere") is route
