@@ -59,6 +59,8 @@ def log_traffic(snapshot: ConfigSnapshot, route: str, days: float) -> TrafficSta
 
     store = UsageStore.from_config(snapshot.gateway.log, snapshot.root.parent)
     try:
+        if store.version() == 0:  # the gateway never served with this log store
+            return None
         records = [logged.record for logged in store.records(since=time.time() - days * 86400, route=route)]
     finally:
         store.close()

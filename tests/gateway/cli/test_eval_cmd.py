@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,10 +12,13 @@ from typer.testing import CliRunner
 
 from gateway.cli import app
 from gateway.cli.common import console, err_console
-from gateway.cli.eval_cmd import EvalDeps
+from gateway.cli.eval_cmd import EvalDeps, log_traffic
+from gateway.config import load_snapshot
 from gateway.config.snapshot import ConfigSnapshot
 from gateway.evaluation.evidence import TrafficStats
 from gateway.evaluation.runner import AnswerFn
+from gateway.usage.record import Latency, RequestRecord
+from gateway.usage.store import UsageStore
 from tests.gateway.evaluation.fakes import GOLD, FakeAnswerFn, write_config
 
 RIGHT = {e.input: e.expected for e in GOLD}
@@ -146,3 +150,17 @@ def test_small_variants_borrow_the_finetuned_classifier_of_a_route_without_one(c
     assert "small 100%" in borrowed.stdout
     wrong = cli("eval", "--route", "banking77", "--variants", "small", "--small", "nope")
     assert "--small nope: no classifier artifact" in wrong.stderr
+
+
+def test_log_traffic_reads_the_request_log_and_is_none_before_the_gateway_logged(tmp_path: Path) -> None:
+    snapshot = load_snapshot(write_config(tmp_path / "fresh"))
+
+    assert log_traffic(snapshot, "banking77", 30.0) is None
+
+    store = UsageStore.from_config(snapshot.gateway.log, snapshot.root.parent)
+    store.migrate()
+    served = RequestRecord(ts=time.time(), request_id="r1", route="banking77", latency=Latency(total_ms=80.0))
+    store.insert_many([served])
+    store.close()
+
+    assert log_traffic(snapshot, "banking77", 30.0) == TrafficStats(requests=1, days=30.0, p95_ms=80.0)
