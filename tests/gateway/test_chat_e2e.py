@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
+import numpy as np
 import openai
 import pytest
 from openai import OpenAI
@@ -133,4 +136,5 @@ def test_embeddings_from_the_gateways_embedder(client: OpenAI) -> None:
     assert abs(dot(vectors[0], vectors[0]) - 1) < 1e-3
     assert dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2])
     as_base64 = client.embeddings.create(model="any", input="hello", encoding_format="base64")
-    assert len(as_base64.data[0].embedding) == 384
+    decoded = np.frombuffer(base64.b64decode(as_base64.data[0].embedding), dtype=np.float32)
+    assert decoded.shape == (384,) and np.allclose(decoded, vectors[2], atol=1e-6)
