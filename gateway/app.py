@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +28,7 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(build(store), watch=watch) as deps:
             app.state.deps = deps
+            _freeze_startup_heap()
             yield
 
     app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -35,6 +37,16 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
     for router in (chat.router, models.router, health.router, logs.router):
         app.include_router(router)
     return app
+
+
+def _freeze_startup_heap() -> None:
+    """Exempt the objects made at start-up (torch, transformers, litellm: millions) from garbage collection.
+
+    Without this every full collection walks them all and stalls the event loop for ~300 ms,
+    which showed as the p99 of every benchmark row (docs/benchmarks.md).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def app_from_env() -> FastAPI:

@@ -40,8 +40,13 @@ class Deps:
     local_servers: list[LocalServer] = field(default_factory=list)
 
 
-async def get_deps(request: Request) -> Deps:
+def deps_of(request: Request) -> Deps:
+    """The app's dependencies, for routes that skip FastAPI's dependency solving (the hot path)."""
     return request.app.state.deps
+
+
+async def get_deps(request: Request) -> Deps:
+    return deps_of(request)
 
 
 DepsDep = Annotated[Deps, Depends(get_deps)]

@@ -1,21 +1,27 @@
-"""POST /v1/chat/completions."""
+"""POST /v1/chat/completions.
+
+A plain Starlette route, not a FastAPI one: the body is parsed and validated by
+`read_json` anyway, and FastAPI's per-request dependency solving was a tenth of a
+passthrough request's CPU in the profile (docs/benchmarks.md, "Profiles").
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 from gateway.api.body import read_json
 from gateway.api.errors import json_response
 from gateway.context import RequestContext
-from gateway.deps import DepsDep
+from gateway.deps import deps_of
 from gateway.schemas import ChatCompletionRequest
 
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(request: Request, deps: DepsDep) -> Response:
+async def chat_completions(request: Request) -> Response:
+    deps = deps_of(request)
     key_id = deps.auth.client(request.headers.get("authorization"))
     limit = deps.config.current.gateway.server.max_body_bytes
     body = await read_json(request, ChatCompletionRequest, limit)
@@ -25,3 +31,6 @@ async def chat_completions(request: Request, deps: DepsDep) -> Response:
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
     answer, headers = await deps.service.complete(body, ctx)
     return json_response(answer, headers=headers)
+
+
+router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])

@@ -1,7 +1,9 @@
 """Direct calls to an OpenAI-compatible endpoint (llama.cpp, vLLM, TGI, Ollama, OpenAI itself).
 
 This path skips litellm: its per-call CPU cost bounds throughput, and these
-endpoints already speak the wire format the gateway serves.
+endpoints already speak the wire format the gateway serves. It uses aiohttp, not
+httpx: profiled under load (docs/benchmarks.md, "Profiles"), httpx's anyio and
+httpcore layers were the largest cost of a passthrough request.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from gateway.config import ModelConfig
@@ -22,50 +24,57 @@ RETRYABLE_STATUS = {500, 502, 503, 504}
 class OpenAICompatProvider:
     """Calls `{api_base}/chat/completions` with the model name after the provider prefix."""
 
-    def __init__(self, name: str, config: ModelConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, name: str, config: ModelConfig) -> None:
         self.name = name
         self.config = config
         self.upstream_model = config.model.split("/", 1)[1] if config.model.startswith("openai/") else config.model
-        headers = {"content-type": "application/json"}
+        self._url = (config.api_base or "").rstrip("/") + "/chat/completions"
+        self._headers = {"content-type": "application/json"}
         key = config.api_key()
         if key is not None:
-            headers["authorization"] = f"Bearer {key.get_secret_value()}"
-        self._client = httpx.AsyncClient(
-            base_url=(config.api_base or "").rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 5.0)),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
-            transport=transport,
-        )
+            self._headers["authorization"] = f"Bearer {key.get_secret_value()}"
+        # Per-read like httpx's timeout: a long stream is fine as long as bytes keep coming.
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=min(config.timeout_s, 5.0),
+                                              sock_read=config.timeout_s)
+        self._session: aiohttp.ClientSession | None = None
 
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         body = self._body(payload, stream=False)
-        response = await self._send(body)
+        content = await self._send(body)
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(content)
         except orjson.JSONDecodeError:
             raise UpstreamError(f"model '{self.name}' returned a body that is not JSON") from None
 
     async def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         body = self._body(payload, stream=True)
-        request = self._client.build_request("POST", "/chat/completions", content=body)
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException:
+            response = await self._session_now().post(self._url, data=body, headers=self._headers)
+        except TimeoutError:
             raise UpstreamTimeout(f"model '{self.name}' timed out after {self.config.timeout_s:g}s") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamError(f"model '{self.name}' unreachable: {type(exc).__name__}") from None
         try:
-            if response.status_code >= 400:
-                await response.aread()
-                raise _status_error(self.name, response)
+            if response.status >= 400:
+                raise _status_error(self.name, response.status, await _read_or_empty(response))
             async for chunk in _sse_chunks(response, self.name, self.config.timeout_s):
                 yield chunk
         finally:
-            await response.aclose()
+            response.release()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        """The pooled session, made on first use: aiohttp binds it to the running event loop."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=512, limit_per_host=512, keepalive_timeout=30.0,
+                                             enable_cleanup_closed=True)
+            # read_bufsize bounds one SSE line; 1 MiB leaves room for large tool-call chunks
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, read_bufsize=2**20)
+        return self._session
 
     def _body(self, payload: dict[str, Any], *, stream: bool) -> bytes:
         body = dict(payload, model=self.upstream_model, stream=stream)
@@ -73,53 +82,62 @@ class OpenAICompatProvider:
             body.pop("stream_options", None)
         return orjson.dumps(body)
 
-    async def _send(self, body: bytes) -> httpx.Response:
+    async def _send(self, body: bytes) -> bytes:
+        """The response body of a successful call; transport errors and 5xx are retried `retries` times."""
         attempts = self.config.retries + 1
         for attempt in range(attempts):
             try:
-                response = await self._client.post("/chat/completions", content=body)
-            except httpx.TimeoutException:
+                async with self._session_now().post(self._url, data=body, headers=self._headers) as response:
+                    status, content = response.status, await response.read()
+            except TimeoutError:
                 raise UpstreamTimeout(f"model '{self.name}' timed out after {self.config.timeout_s:g}s") from None
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 if attempt + 1 < attempts:
                     await asyncio.sleep(0.05 * (attempt + 1))
                     continue
                 raise UpstreamError(f"model '{self.name}' unreachable: {type(exc).__name__}") from None
-            if response.status_code in RETRYABLE_STATUS and attempt + 1 < attempts:
+            if status in RETRYABLE_STATUS and attempt + 1 < attempts:
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
-            if response.status_code >= 400:
-                raise _status_error(self.name, response)
-            return response
+            if status >= 400:
+                raise _status_error(self.name, status, content)
+            return content
         raise UpstreamError(f"model '{self.name}' failed after {attempts} attempts")
 
 
-async def _sse_chunks(response: httpx.Response, name: str, timeout_s: float) -> AsyncIterator[dict[str, Any]]:
+async def _sse_chunks(response: aiohttp.ClientResponse, name: str, timeout_s: float) -> AsyncIterator[dict[str, Any]]:
     try:
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
+        async for raw in response.content:
+            line = raw.strip()
+            if not line.startswith(b"data:"):
                 continue
             data = line[5:].strip()
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 return
             chunk = orjson.loads(data)
             if "error" in chunk and "choices" not in chunk:
                 raise UpstreamError(f"model '{name}' failed mid-stream: {_message_of(chunk)}")
             yield chunk
-    except httpx.TimeoutException:
+    except TimeoutError:
         raise UpstreamTimeout(f"model '{name}' stalled for {timeout_s:g}s mid-stream") from None
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         raise UpstreamError(f"model '{name}' dropped the stream: {type(exc).__name__}") from None
     except orjson.JSONDecodeError:
         raise UpstreamError(f"model '{name}' sent a stream event that is not JSON") from None
 
 
-def _status_error(name: str, response: httpx.Response) -> GatewayError:
+async def _read_or_empty(response: aiohttp.ClientResponse) -> bytes:
     try:
-        detail = _message_of(orjson.loads(response.content))
+        return await response.read()
+    except (aiohttp.ClientError, TimeoutError):
+        return b""
+
+
+def _status_error(name: str, status: int, content: bytes) -> GatewayError:
+    try:
+        detail = _message_of(orjson.loads(content))
     except orjson.JSONDecodeError:
-        detail = response.text[:200]
-    status = response.status_code
+        detail = content[:200].decode("utf-8", "replace")
     message = f"model '{name}' answered {status}: {detail}"
     if status == 429:
         return RateLimited(message)

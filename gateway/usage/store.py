@@ -18,7 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, String, create_engine, delete, event, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    String,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import make_url
 
 from gateway.config.stores import LogStoreConfig
@@ -29,6 +41,8 @@ from gateway.usage.schema import MIGRATIONS, Migration, request_log, schema_migr
 _MIGRATION_LOCK_KEY = 0x7261677761
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RequestRecord) if f.name not in ("latency", "retrieved_ids"))
 _LATENCY_FIELDS = tuple(f.name for f in dataclasses.fields(Latency))
+# Text columns have no length: they are only cleaned of NUL, which PostgreSQL refuses.
+_STRING_LIMITS = tuple((c.name, c.type.length or 2**62) for c in request_log.columns if isinstance(c.type, String))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +77,7 @@ class UsageStore:
         # SQLite writers take the write lock up front, so two writers queue instead of deadlocking.
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
         self._migrations = tuple(migrations)
+        self._insert = _InsertStatement(self._engine)
 
     @classmethod
     def from_config(cls, config: LogStoreConfig, base_dir: Path) -> UsageStore:
@@ -100,7 +115,7 @@ class UsageStore:
         if not records:
             return 0
         with self._writer.begin() as conn:
-            conn.execute(insert(request_log), [to_row(rec) for rec in records])
+            self._insert.run(conn, [to_row(rec) for rec in records])
         return len(records)
 
     def records(
@@ -157,15 +172,35 @@ class UsageStore:
         self._engine.dispose()
 
 
+class _InsertStatement:
+    """The log's INSERT compiled once for the engine's dialect and run through the driver's executemany.
+
+    SQLAlchemy compiling parameters per row was a third of the writer thread's time at 2,000
+    requests/s (and the writer shares the GIL with the event loop).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        names = [c.name for c in request_log.columns if c.name != "id"]
+        compiled = insert(request_log).values({n: bindparam(n) for n in names}).compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+
+    def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if self.order is None:
+            conn.exec_driver_sql(self.sql, rows)
+        else:
+            conn.exec_driver_sql(self.sql, [tuple(row[n] for n in self.order) for row in rows])
+
+
 def to_row(rec: RequestRecord) -> dict[str, Any]:
     """The column values for *rec*; over-long strings are clipped to their column so a row never fails."""
     row: dict[str, Any] = {name: getattr(rec, name) for name in _RECORD_FIELDS}
     row.update({name: getattr(rec.latency, name) for name in _LATENCY_FIELDS})
     row["retrieved_ids"] = json.dumps(list(rec.retrieved_ids))
-    for column in request_log.columns:
-        value = row.get(column.name)
-        if isinstance(value, str) and isinstance(column.type, String):
-            row[column.name] = value.replace("\x00", "")[: column.type.length]
+    for name, length in _STRING_LIMITS:
+        value = row.get(name)
+        if isinstance(value, str) and (len(value) > length or "\x00" in value):
+            row[name] = value.replace("\x00", "")[:length]
     return row
 
 
