@@ -36,13 +36,15 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     """
     snapshot = store.current
     gateway = snapshot.gateway
-    embedder = SentenceEmbedder(gateway.embedder.model, gateway.embedder.device, gateway.embedder.threads)
+    settings = gateway.embedder
+    embedder = SentenceEmbedder(settings.model, settings.device, settings.threads, settings.precision)
     registry = IndexRegistry(snapshot.indexes_dir, embedder.model_id, embedder.dim)
     # one query at a time searches faster on one thread than with OpenMP waking every core
     faiss.omp_set_num_threads(1)
     store.attach(lambda snap: prepare_resources(snap, registry))
     store.gate(PromotionGate(default_store_url(snapshot)))
-    batcher = MicroBatcher(embedder, gateway.embedder.batch_max, gateway.embedder.batch_wait_ms)
+    batcher = MicroBatcher(embedder, settings.batch_max, settings.batch_wait_ms, cache_size=settings.cache_size,
+                           sub_batch=settings.sub_batch)
     providers = ProviderRegistry(gateway.models)
     cache = build_cache(gateway.cache, embedder.dim)
     if recorder is None:

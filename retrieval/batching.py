@@ -48,12 +48,16 @@ class MicroBatcher:
     """Embeds single texts for many concurrent callers with as few forward passes as it can."""
 
     def __init__(
-        self, embedder: Embedder, max_batch: int = 64, max_wait_ms: float = 2.0, cache_size: int = 4096
+        self, embedder: Embedder, max_batch: int = 64, max_wait_ms: float = 2.0, cache_size: int = 4096,
+        sub_batch: int = 8,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or sub_batch < 1:
+            raise ValueError("max_batch and sub_batch must be at least 1")
         self.embedder = embedder
         self.max_batch = max_batch
+        # sentence-transformers sorts a call's texts by length and pads each sub-batch to its longest,
+        # so short texts are not padded to a long one's length: 1.8x texts/s at batch 32 (bench/).
+        self.sub_batch = sub_batch
         self.max_wait_s = max_wait_ms / 1000
         self.cache = VectorLRU(cache_size)
         self.forward_passes = 0
@@ -116,7 +120,7 @@ class MicroBatcher:
         texts = list(dict.fromkeys(text for text, _ in batch))
         loop = asyncio.get_running_loop()
         try:
-            vectors = await loop.run_in_executor(self._executor, self.embedder.encode, texts, len(texts))
+            vectors = await loop.run_in_executor(self._executor, self.embedder.encode, texts, self.sub_batch)
         except Exception as exc:  # the failure belongs to the callers; the worker keeps serving
             _fail(batch, exc)
             return

@@ -230,7 +230,7 @@ def _embedder(ctx: typer.Context, gateway: GatewayConfig) -> SentenceEmbedder:
         return given
     offline_env()
     try:
-        return SentenceEmbedder(gateway.embedder.model, gateway.embedder.device)
+        return SentenceEmbedder(gateway.embedder.model, gateway.embedder.device, precision=gateway.embedder.precision)
     except (OSError, ValueError) as exc:
         fail(f"cannot load embedder '{gateway.embedder.model}': {exc}")
 

@@ -19,12 +19,14 @@ class FakeEmbedder:
         self.dim = dim
         self.delay_s = delay_s
         self.calls: list[list[str]] = []
+        self.batch_sizes: list[int] = []
         self.fail_next = False
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         with self._lock:
             self.calls.append(list(texts))
+            self.batch_sizes.append(batch_size)
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.fail_next:

@@ -111,3 +111,18 @@ async def test_batched_vectors_match_one_pass_per_text_with_the_real_model(embed
     assert batcher.forward_passes == 1
     for text, vector in zip(texts, batched, strict=True):
         np.testing.assert_allclose(vector, embedder.encode([text])[0], atol=1e-5)
+
+
+async def test_a_micro_batch_is_encoded_in_length_sorted_sub_batches() -> None:
+    fake = FakeEmbedder()
+    batcher = MicroBatcher(fake, max_batch=64, max_wait_ms=50, sub_batch=8)
+    await asyncio.gather(*(batcher.embed(f"text {i}") for i in range(20)))
+    await batcher.aclose()
+    # one call (one thread hop) for all 20; the embedder pads per sub-batch of 8
+    assert [len(call) for call in fake.calls] == [20]
+    assert fake.batch_sizes == [8]
+
+
+def test_sub_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="sub_batch"):
+        MicroBatcher(FakeEmbedder(), sub_batch=0)
