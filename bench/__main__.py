@@ -43,7 +43,10 @@ METHOD = """\
 - ragway: `python -m gateway.cli serve --config bench/configs` (one uvicorn worker unless the row says 2), routes
   `passthrough` (no retrieval, no cache), `rag` (4 banking77 examples and 2 document chunks, cache off),
   `cached` (the in-process exact cache; the row repeats 20 inputs so every measured request is a hit), and the
-  same `cached` route with the cache in Redis.
+  same `cached` route with the cache in Redis. The request log is on (SQLite), as in a deployment. The
+  embedder's vector LRU is off (`embedder.cache_size: 0`), so every RAG request pays for its own forward pass
+  although the inputs cycle; the embedder runs at the precision `auto` picks on this CPU (named under
+  "Machine and versions").
 - Before measuring, each system must answer one chat request with the stub's text, or its rows say why not.
 """
 

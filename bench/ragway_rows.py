@@ -23,6 +23,7 @@ CACHE_HIT = "ragway cache hit (in-process)"
 REDIS_HIT = "ragway cache hit (Redis)"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TWO_WORKERS = "ragway passthrough, 2 workers"
+RAG_TWO_WORKERS = "ragway RAG, 2 workers"
 ROUTES = {PASSTHROUGH: "passthrough", RAG: "rag", CACHE_HIT: "cached"}
 MEMORY_TITLE = "Memory"
 PROFILE_TITLE = "Profiles"
@@ -58,7 +59,7 @@ def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayR
     rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run))
     publish(rows)
     rows += _guarded([REDIS_HIT], run.plan, lambda: _redis_hits(run))
-    rows += _guarded([TWO_WORKERS], run.plan, lambda: _two_workers(run))
+    rows += _guarded([TWO_WORKERS, RAG_TWO_WORKERS], run.plan, lambda: _two_workers(run))
     publish(rows)
     profiles = _profile_section(run) if run.profile_s > 0 else {}
     growth = _memory_section(run)
@@ -123,9 +124,13 @@ def _cache_notes(rows: list[Row]) -> list[Row]:
 
 
 def _two_workers(run: RagwayRun) -> list[Row]:
+    """One worker per core: each has its own event loop and its own embedder thread."""
     system = peers.ragway("passthrough", workers=2, config=run.config)
     with running(system.command, run.logs):
-        return measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
+        rows = measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
+        if run.rag_error:
+            return rows + skipped(RAG_TWO_WORKERS, run.plan, f"not run: {run.rag_error}")
+        return rows + measure_endpoint(RAG_TWO_WORKERS, system.endpoint, ROUTES[RAG], run.plan)
 
 
 def _redis_hits(run: RagwayRun) -> list[Row]:

@@ -11,15 +11,23 @@ from bench.peers import LITELLM_BIN, PORTKEY_SERVER
 
 
 def versions() -> dict[str, str]:
-    """Python, ragway and its HTTP stack, the peers, node and wrk."""
+    """Python, ragway and its HTTP and embedding stack, the peers, node and wrk."""
     found = {"Python": platform.python_version()}
-    for dist in ("ragway", "fastapi", "uvicorn", "httpx", "orjson", "uvloop"):
+    for dist in ("ragway", "fastapi", "uvicorn", "aiohttp", "orjson", "uvloop", "torch", "sentence-transformers",
+                 "faiss-cpu"):
         found[dist] = _dist_version(dist)
+    found["embedder precision (auto)"] = _precision()
     found["LiteLLM Proxy (litellm)"] = _litellm_version()
     found["Portkey gateway (@portkey-ai/gateway)"] = _portkey_version()
     found["node"] = _output(["node", "--version"]).lstrip("v")
     found["wrk"] = _wrk_version()
     return found
+
+
+def _precision() -> str:
+    from retrieval.embedder import resolve_precision
+
+    return resolve_precision("auto", "cpu")
 
 
 def _dist_version(name: str) -> str:
