@@ -16,7 +16,7 @@ from gateway.prepare import Preparer
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
 from gateway.targets import TargetRunner
-from gateway.usage.pricing import approximate_tokens, large_cost, price
+from gateway.usage.pricing import approximate_tokens, fill_costs
 from gateway.usage.record import RequestRecord
 
 Chunk = dict[str, Any]
@@ -39,7 +39,7 @@ class ChatService:
         self.health = health
 
     async def complete(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, str]]:
-        plan = await self.preparer.prepare(req, ctx)
+        plan = await self._prepare(req, ctx)
         started = time.perf_counter()
         try:
             body = dict(plan.lookup.response) if plan.answered_from_cache else await self._call(plan)
@@ -55,7 +55,7 @@ class ChatService:
     async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
                                                                                            dict[str, str]]:
         """Start the answer stream; errors before its first chunk raise as normal HTTP errors."""
-        plan = await self.preparer.prepare(req, ctx)
+        plan = await self._prepare(req, ctx)
         plan.record.stream = True
         wants_usage = bool(req.stream_options and req.stream_options.include_usage)
         started = time.perf_counter()
@@ -69,6 +69,23 @@ class ChatService:
                 raise
         ttfb = time.perf_counter()
         return self._relay(plan, ctx, chunks, started, ttfb, wants_usage), plan.headers()
+
+    def refuse(self, ctx: RequestContext, error: GatewayError, route: str = "") -> None:
+        """Log a request refused before it had a plan: bad key, bad body, unknown route, unusable input."""
+        rec = RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route, key_id=ctx.key_id,
+                            decision="refused", reason=f"refused: {error.message}", status=error.status,
+                            error_type=error.code, cache="bypass")
+        rec.latency.total_ms = ctx.elapsed_ms()
+        self.recorder.record(rec)
+
+    async def _prepare(self, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
+        try:
+            return await self.preparer.prepare(req, ctx)
+        except GatewayError as exc:
+            # an unknown name is not a route: keep client typos out of the per-route figures
+            known = req.model in self.config.live.snapshot.routes
+            self.refuse(ctx, exc, req.model if known else "")
+            raise
 
     async def _call(self, plan: Plan) -> dict[str, Any]:
         if plan.query is None:
@@ -132,18 +149,7 @@ class ChatService:
         self.recorder.record(rec)
 
     def _price(self, plan: Plan) -> None:
-        rec = plan.record
-        if plan.answered_from_cache:
-            return
-        models = self.config.current.gateway.models
-        seconds = rec.latency.upstream_ms / 1000.0
-        rec.cost_usd = price(models.get(plan.model), rec.tokens_in, rec.tokens_out, seconds)
-        if plan.config is None:
-            rec.large_cost_usd = rec.cost_usd
-            return
-        tokens_in = rec.tokens_in or approximate_tokens(plan.messages)
-        tokens_out = rec.tokens_out or 4
-        rec.large_cost_usd = large_cost(plan.config, models, tokens_in, tokens_out, seconds)
+        fill_costs(plan.record, self.config.current.gateway.models, plan.config, plan.messages)
 
 
 def _visible(plan: Plan, chunk: Chunk, wants_usage: bool) -> bool:

@@ -15,6 +15,7 @@ from gateway.api.body import read_json
 from gateway.api.errors import json_response
 from gateway.context import RequestContext
 from gateway.deps import deps_of
+from gateway.errors import GatewayError
 from gateway.schemas import ChatCompletionRequest
 
 router = APIRouter()
@@ -22,10 +23,14 @@ router = APIRouter()
 
 async def chat_completions(request: Request) -> Response:
     deps = deps_of(request)
-    key_id = deps.auth.client(request.headers.get("authorization"))
-    limit = deps.config.current.gateway.server.max_body_bytes
-    body = await read_json(request, ChatCompletionRequest, limit)
-    ctx = RequestContext(request_id=request.state.request_id, key_id=key_id, headers=request.headers)
+    ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
+    try:
+        ctx.key_id = deps.auth.client(request.headers.get("authorization"))
+        limit = deps.config.current.gateway.server.max_body_bytes
+        body = await read_json(request, ChatCompletionRequest, limit)
+    except GatewayError as exc:
+        deps.service.refuse(ctx, exc)
+        raise
     if body.stream:
         events, headers = await deps.service.open_stream(body, ctx)
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)

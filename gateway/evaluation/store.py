@@ -8,8 +8,7 @@ live in `eval_migrations` (its own name, so it can share a PostgreSQL database w
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    func,
-    insert,
-    select,
 )
 from sqlalchemy.engine import make_url
 
 from gateway.config.snapshot import ConfigSnapshot
+from gateway.migrations import Migration, MigrationPlan, versions_table
 
-Migration = Callable[[Connection], None]
 STORE_ENV = "RAGWAY_EVAL_STORE"
 DEFAULT_FILE = ".eval-history.db"
 # Any constant works; every ragway process must use the same one (differs from the log store's).
@@ -42,13 +38,7 @@ _MIGRATION_LOCK_KEY = 0x7261676576
 
 metadata = MetaData()
 
-eval_migrations = Table(
-    "eval_migrations",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(128), nullable=False),
-    Column("applied_at", Float, nullable=False),
-)
+eval_migrations = versions_table("eval_migrations", metadata)
 
 
 def _eval_runs_v1(meta: MetaData) -> Table:
@@ -134,17 +124,7 @@ def open_engine(url: str) -> Engine:
 def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Several processes may open the store at once; one migrates, the others then find nothing to do.
-            conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-        eval_migrations.create(conn, checkfirst=True)
-        applied = set(conn.scalars(select(eval_migrations.c.version)))
-        for version, migration in enumerate(migrations, start=1):
-            if version not in applied:
-                migration(conn)
-                row = {"version": version, "name": migration.__name__, "applied_at": time.time()}
-                conn.execute(insert(eval_migrations), row)
-    return len(migrations)
+        return MigrationPlan(migrations, eval_migrations, _MIGRATION_LOCK_KEY).apply(conn)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

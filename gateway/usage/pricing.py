@@ -71,18 +71,23 @@ def large_cost(
     return price(large_model(route, models), tokens_in, tokens_out, upstream_seconds)
 
 
-def fill_costs(rec: RequestRecord, models: Mapping[str, ModelConfig], route: RouteConfig | None) -> None:
+def fill_costs(rec: RequestRecord, models: Mapping[str, ModelConfig], route: RouteConfig | None,
+               messages: Messages = ()) -> None:
     """Set `cost_usd` and `large_cost_usd` on a finished record whose `model` names a gateway.yaml model.
 
     A cache hit costs nothing; its counterfactual is still what the large model would have charged.
-    Without a route (a model called directly) the counterfactual is the call itself.
+    Without a route (a model called directly) the counterfactual is the call itself. A call that
+    reported no tokens (a classifier's answer, a cache hit) is priced on the large model with the
+    prompt *messages* estimated and a four-token answer.
     """
     seconds = rec.latency.upstream_ms / 1000
     rec.cost_usd = 0.0 if rec.cache_hit else price(models.get(rec.model), rec.tokens_in, rec.tokens_out, seconds)
     if route is None:
         rec.large_cost_usd = rec.cost_usd
-    else:
-        rec.large_cost_usd = large_cost(route, models, rec.tokens_in, rec.tokens_out, seconds)
+        return
+    tokens_in = rec.tokens_in or (approximate_tokens(messages) if messages else 0)
+    tokens_out = rec.tokens_out or (4 if messages else 0)
+    rec.large_cost_usd = large_cost(route, models, tokens_in, tokens_out, seconds)
 
 
 def count_tokens(content: Messages | str, model: str) -> int:

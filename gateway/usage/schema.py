@@ -7,7 +7,7 @@ the current table has moved on. Applied versions live in `schema_migrations`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -25,20 +25,14 @@ from sqlalchemy import (
     text,
 )
 
-Migration = Callable[[Connection], None]
+from gateway.migrations import Migration, versions_table
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a long-lived log.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
-schema_migrations = Table(
-    "schema_migrations",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(128), nullable=False),
-    Column("applied_at", Float, nullable=False),
-)
+schema_migrations = versions_table("schema_migrations", metadata)
 
 
 def _request_log_v1(meta: MetaData, *later: Column[Any]) -> Table:

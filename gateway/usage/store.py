@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from gateway.config.stores import LogStoreConfig
+from gateway.migrations import Migration, MigrationPlan
 from gateway.usage.record import Latency, RequestRecord, Sample
-from gateway.usage.schema import MIGRATIONS, Migration, request_log, schema_migrations
+from gateway.usage.schema import MIGRATIONS, request_log, schema_migrations
 
 # Any constant works; every ragway process must use the same one.
 _MIGRATION_LOCK_KEY = 0x7261677761
@@ -76,7 +76,7 @@ class UsageStore:
         self._engine = _build_engine(self.url)
         # SQLite writers take the write lock up front, so two writers queue instead of deadlocking.
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._migrations = tuple(migrations)
+        self._migrations = MigrationPlan(tuple(migrations), schema_migrations, _MIGRATION_LOCK_KEY)
         self._insert = _InsertStatement(self._engine)
 
     @classmethod
@@ -91,24 +91,12 @@ class UsageStore:
     def migrate(self) -> int:
         """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
         with self._writer.begin() as conn:
-            if self.dialect == "postgresql":
-                # Replicas start together; one migrates while the others wait, then find nothing to do.
-                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-            schema_migrations.create(conn, checkfirst=True)
-            applied = set(conn.scalars(select(schema_migrations.c.version)))
-            for version, migration in enumerate(self._migrations, start=1):
-                if version not in applied:
-                    migration(conn)
-                    row = {"version": version, "name": migration.__name__, "applied_at": time.time()}
-                    conn.execute(insert(schema_migrations), row)
-        return len(self._migrations)
+            return self._migrations.apply(conn)
 
     def version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
         with self._engine.connect() as conn:
-            if not self._engine.dialect.has_table(conn, schema_migrations.name):
-                return 0
-            return conn.scalar(select(func.max(schema_migrations.c.version))) or 0
+            return self._migrations.current(conn)
 
     def insert_many(self, records: Sequence[RequestRecord]) -> int:
         """Write *records* in one transaction; all or none are stored."""

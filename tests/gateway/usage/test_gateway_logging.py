@@ -48,7 +48,10 @@ def test_sigterm_after_n_requests_stores_exactly_n(tmp_path: Path, llama_url: st
     store = UsageStore(store_url)
     try:
         records = store.records()
-        assert len(records) == 12
+        assert len(records) == 13
+        refused = records[-1].record
+        assert (refused.route, refused.status, refused.error_type, refused.decision) == ("", 404, "model_not_found",
+                                                                                         "refused")
         record = records[0].record
         assert record.route == "chat" and record.target == "large" and record.model == "smollm2"
         assert record.tokens_in > 0 and record.tokens_out > 0 and record.latency.total_ms > 0
@@ -106,3 +109,33 @@ def test_log_text_route_stores_the_question_and_the_answer(tmp_path: Path, llama
     assert streamed.input_text == "Name a colour (chat, True)"
     assert streamed.output_text and streamed.output_text == streamed_content(answers[("chat", True)])
     assert (logged[("quiet", False)].input_text, logged[("quiet", False)].output_text) == ("", "")
+
+
+def test_requests_refused_before_routing_are_logged_with_their_error(tmp_path: Path, llama_url: str) -> None:
+    store_url = f"sqlite:///{tmp_path / 'logs.db'}"
+    auth = {"open": False, "client_key_envs": ["T_CLIENT_KEY"]}
+    gateway = base_gateway(llama_url, auth=auth, log={"url": store_url, "flush_interval_s": 0.1})
+    root = write_config(tmp_path / "configs", gateway, {"chat": CHAT_ROUTE})
+    port = free_port()
+    process = start_gateway(root, port, env={"T_CLIENT_KEY": "sk-log-test"})
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    key = {"authorization": "Bearer sk-log-test", "x-request-id": "bad-json"}
+    try:
+        assert httpx.post(url, json={"model": "chat", "messages": []}, headers={"x-request-id": "no-key"}).status_code \
+            == 401
+        assert httpx.post(url, content=b"{not json", headers=key).status_code == 400
+        body = {"model": "chat", "messages": [{"role": "robot", "content": "x"}]}
+        assert httpx.post(url, json=body, headers={**key, "x-request-id": "bad-role"}).status_code == 400
+    finally:
+        stop(process)
+    store = UsageStore(store_url)
+    try:
+        logged = {lg.record.request_id: lg.record for lg in store.records()}
+    finally:
+        store.close()
+    assert {rid: (r.status, r.error_type, r.key_id, r.decision) for rid, r in logged.items()} == {
+        "no-key": (401, "invalid_api_key", "", "refused"),
+        "bad-json": (400, "invalid_json", "T_CLIENT_KEY", "refused"),
+        "bad-role": (400, "invalid_value", "T_CLIENT_KEY", "refused"),
+    }
+    assert all(r.latency.total_ms > 0 and r.reason.startswith("refused: ") for r in logged.values())

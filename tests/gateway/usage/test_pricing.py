@@ -91,3 +91,20 @@ def test_tokens_are_counted_offline_with_the_tokenizer() -> None:
 def test_approximation_when_no_tokenizer_applies() -> None:
     assert approximate_tokens("x" * 10) == 3
     assert approximate_tokens([{"role": "user", "content": "x" * 8}, {"role": "user", "content": None}]) == 2 + 8
+
+
+def test_a_call_without_tokens_is_priced_on_the_large_model_from_its_prompt() -> None:
+    """A classifier's answer reports no tokens: the baseline is the prompt estimated plus a short answer."""
+    models = {"mini": MINI}
+    route = RouteConfig.model_validate(
+        {"targets": {"large": {"model": "mini"}, "head": {"classifier": "artifacts/x"}},
+         "policy": {"kind": "fixed", "target": "head"}}
+    )
+    messages = [{"role": "user", "content": "x" * 400}]
+    answered = make_record(1.0, target="head", model="", tokens_in=0, tokens_out=0)
+    fill_costs(answered, models, route, messages)
+    assert answered.cost_usd == 0.0
+    assert answered.large_cost_usd == pytest.approx((100 + 4) * 0.15e-6 + 4 * 0.60e-6)
+    unpriced = make_record(2.0, target="head", model="")
+    fill_costs(unpriced, models, route)
+    assert unpriced.large_cost_usd == 0.0
