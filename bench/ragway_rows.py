@@ -130,7 +130,9 @@ def _two_workers(run: RagwayRun) -> list[Row]:
         rows = measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
         if run.rag_error:
             return rows + skipped(RAG_TWO_WORKERS, run.plan, f"not run: {run.rag_error}")
-        return rows + measure_endpoint(RAG_TWO_WORKERS, system.endpoint, ROUTES[RAG], run.plan)
+        note = _retrieval_note(system.endpoint, run.plan.texts[0])
+        rag = measure_endpoint(RAG_TWO_WORKERS, system.endpoint, ROUTES[RAG], run.plan)
+        return rows + [replace(row, note=note) for row in rag]
 
 
 def _redis_hits(run: RagwayRun) -> list[Row]:
