@@ -26,6 +26,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench.report import write_section
+from gateway.config.stores import EmbedderConfig
 from retrieval.batching import MicroBatcher
 from retrieval.build import build_examples_index
 from retrieval.embedder import SentenceEmbedder
@@ -80,7 +82,9 @@ async def measure(
         return (await asyncio.to_thread(embedder.encode, [text]))[0]
 
     baseline = cell("one pass per request", concurrency, *await drive(texts, concurrency, alone, index), len(texts))
-    batcher = MicroBatcher(embedder, max_batch=64, max_wait_ms=2.0, cache_size=0)
+    settings = EmbedderConfig()
+    batcher = MicroBatcher(embedder, settings.batch_max, settings.batch_wait_ms, cache_size=0,
+                           sub_batch=settings.sub_batch)
     try:
         timing = await drive(texts, concurrency, batcher.embed, index)
     finally:
@@ -132,21 +136,6 @@ def markdown(table: list[list[object]], notes: list[str]) -> str:
     return "\n".join([*notes, "", *lines, ""])
 
 
-def write_section(doc: Path, title: str, body: str) -> None:
-    """Replace the `## title` section of *doc* (or append it), keeping every other section."""
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# ragway benchmarks\n"
-    lines = text.rstrip("\n").splitlines()
-    heading = f"## {title}"
-    if heading in lines:
-        start = lines.index(heading)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = [heading, "", *body.rstrip("\n").splitlines(), ""]
-    else:
-        lines += ["", heading, "", *body.rstrip("\n").splitlines()]
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
-
-
 def show(table: list[list[object]]) -> None:
     view = Table(title=TITLE)
     for header in HEADERS:
@@ -165,7 +154,8 @@ def question_texts(n: int) -> list[str]:
 async def run(args: argparse.Namespace) -> str:
     # One query per search is too little work to share across OpenMP threads; spreading it only adds waiting.
     faiss.omp_set_num_threads(1)
-    embedder = SentenceEmbedder()
+    settings = EmbedderConfig()
+    embedder = SentenceEmbedder(settings.model, settings.device, settings.threads, settings.precision)
     index = load_index(embedder, args.indexes_dir)
     texts = question_texts(args.requests)
     embedder.encode(texts[:64])  # warm-up: first passes pay for lazy initialisation
@@ -178,7 +168,9 @@ async def run(args: argparse.Namespace) -> str:
         f"{len(texts)} distinct banking77 test questions per row; search = {INDEX} "
         f"({len(index):,} rows, {index.manifest.index_type}, k={K}, FAISS on 1 thread), "
         f"{search_ms:.2f} ms per search alone.",
-        f"Model {embedder.model_id} on {os.cpu_count()} cores; micro-batching: max_batch 64, max_wait 2 ms, LRU off.",
+        f"Model {embedder.model_id} in {embedder.precision} on {settings.threads} torch thread(s), "
+        f"{os.cpu_count()} cores; micro-batching with the gateway's defaults: max_batch {settings.batch_max}, "
+        f"sub-batches of {settings.sub_batch}, wait {settings.batch_wait_ms:g} ms, LRU off.",
         f"Load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after: other work on the "
         "machine inflates every number; compare the ratio columns, measured in the same run.",
     ]
@@ -196,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.environ.setdefault(name, "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     body = asyncio.run(run(args))
-    write_section(args.doc, TITLE, body)
+    write_section(TITLE, body, args.doc)
     console.print(f"wrote section '{TITLE}' in {args.doc}")
 
 
