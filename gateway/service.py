@@ -74,7 +74,7 @@ class ChatService:
         """Log a request refused before it had a plan: bad key, bad body, unknown route, unusable input."""
         rec = RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route, key_id=ctx.key_id,
                             decision="refused", reason=f"refused: {error.message}", status=error.status,
-                            error_type=error.code, cache="bypass")
+                            error_type=error.code)
         rec.latency.total_ms = ctx.elapsed_ms()
         self.recorder.record(rec)
 
