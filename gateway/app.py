@@ -12,10 +12,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gateway.api import chat, errors, health, logs, models
+from gateway.api.deps import Deps
 from gateway.api.request_id import RequestIdMiddleware
 from gateway.config.store import ConfigStore
-from gateway.deps import Deps
-from gateway.lifecycle import build_deps, running
+from gateway.wiring import build_deps, running
 
 BuildDeps = Callable[[ConfigStore], Deps]
 

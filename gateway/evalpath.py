@@ -26,13 +26,13 @@ from gateway.config.route import RouteConfig
 from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.config.store import ConfigStore, Live
 from gateway.config.stores import CacheStoreConfig
-from gateway.context import RequestContext
 from gateway.evaluation.runner import Answer, AnswerFn, Messages
-from gateway.lifecycle import build_deps, running
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.service import ChatService
 from gateway.schemas import ChatCompletionRequest
-from gateway.service import ChatService
 from gateway.usage.record import RequestRecord
 from gateway.usage.writer import NullRecorder
+from gateway.wiring import build_deps, running
 
 EVAL_KEY = "eval"
 ROUTE_PREFIX = "eval-"

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.body import read_json
+from gateway.api.deps import deps_of
 from gateway.api.errors import json_response
-from gateway.context import RequestContext
-from gateway.deps import deps_of
 from gateway.errors import GatewayError
+from gateway.pipeline.context import RequestContext
 from gateway.schemas import ChatCompletionRequest
 
 router = APIRouter()

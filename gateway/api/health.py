@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.api.deps import DepsDep
 from gateway.api.errors import json_response
-from gateway.deps import DepsDep
 
 router = APIRouter()
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.api.body import read_json
+from gateway.api.deps import DepsDep
 from gateway.api.errors import json_response
-from gateway.deps import DepsDep
 from gateway.errors import InvalidRequest
 from gateway.schemas import EmbeddingRequest
 

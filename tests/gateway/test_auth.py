@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.auth import Authenticator
+from gateway.api.auth import Authenticator
 from gateway.config.gateway_file import AuthConfig
 from gateway.errors import Unauthorized
 

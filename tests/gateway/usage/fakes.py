@@ -15,7 +15,7 @@ ADMIN_KEY = "admin-secret"
 
 
 class FakeAdminAuth:
-    """Like gateway.auth.Authenticator.admin: accepts exactly `Authorization: Bearer admin-secret`."""
+    """Like gateway.api.auth.Authenticator.admin: accepts exactly `Authorization: Bearer admin-secret`."""
 
     def admin(self, authorization: str | None) -> str:
         if authorization != f"Bearer {ADMIN_KEY}":

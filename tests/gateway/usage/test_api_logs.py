@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.auth import Authenticator
+from gateway.api.auth import Authenticator
 from gateway.config.gateway_file import AuthConfig
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.store import UsageStore

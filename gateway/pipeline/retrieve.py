@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gateway.config.route_sections import IndexUse, RetrievalSettings
-from gateway.resources import RouteResources
+from gateway.pipeline.resources import RouteResources
 from retrieval.prompt import render_messages, select_context
 from retrieval.types import Hit
 

@@ -7,12 +7,12 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from gateway.auth import Authenticator
+from gateway.api.auth import Authenticator
 from gateway.cache import ResponseCache
 from gateway.config.store import ConfigStore
+from gateway.pipeline.service import ChatService
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry
-from gateway.service import ChatService
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.record import RequestRecord
 from retrieval.batching import MicroBatcher

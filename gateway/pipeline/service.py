@@ -8,14 +8,14 @@ from typing import Any, Protocol
 
 from gateway.cache import ResponseCache, collect_stream, replay_as_stream
 from gateway.config.store import ConfigStore
-from gateway.context import RequestContext
 from gateway.errors import GatewayError
-from gateway.health import TargetHealth
-from gateway.plan import Plan
-from gateway.prepare import Preparer
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.execute import TargetRunner
+from gateway.pipeline.plan import Plan
+from gateway.pipeline.prepare import Preparer
+from gateway.pipeline.target_health import TargetHealth
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
-from gateway.targets import TargetRunner
 from gateway.usage.pricing import approximate_tokens, fill_costs
 from gateway.usage.record import RequestRecord
 

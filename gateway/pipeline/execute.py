@@ -11,7 +11,7 @@ from gateway.cache import replay_as_stream
 from gateway.config.policy import CascadePolicy
 from gateway.config.route import ClassifierTarget, ModelTarget
 from gateway.errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
-from gateway.plan import Plan
+from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing import Decision, SmallAnswer, next_target, review
 

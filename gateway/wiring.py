@@ -9,19 +9,19 @@ from contextlib import asynccontextmanager
 
 import faiss
 
-from gateway.auth import Authenticator
+from gateway.api.auth import Authenticator
+from gateway.api.deps import Deps, UsageSink
 from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
-from gateway.deps import Deps, UsageSink
 from gateway.evaluation.gate import PromotionGate
 from gateway.evaluation.store import default_store_url
-from gateway.health import TargetHealth
-from gateway.prepare import Preparer
+from gateway.pipeline.execute import TargetRunner
+from gateway.pipeline.prepare import Preparer
+from gateway.pipeline.resources import prepare_resources
+from gateway.pipeline.service import ChatService
+from gateway.pipeline.target_health import TargetHealth
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry
-from gateway.resources import prepare_resources
-from gateway.service import ChatService
-from gateway.targets import TargetRunner
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.writer import recorder_for
 from retrieval.batching import MicroBatcher
@@ -56,7 +56,7 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)
     return Deps(
         config=store,
-        auth=Authenticator(gateway.auth),
+        auth=Authenticator(gateway.api.auth),
         providers=providers,
         embedder=batcher,
         cache=cache,

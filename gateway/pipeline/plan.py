@@ -10,8 +10,8 @@ import numpy as np
 from gateway.cache import CacheLookup, CacheQuery
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig, Target
 from gateway.config.snapshot import Route
-from gateway.resources import RouteResources
-from gateway.retrieve import NOTHING, Retrieved
+from gateway.pipeline.resources import RouteResources
+from gateway.pipeline.retrieve import NOTHING, Retrieved
 from gateway.routing import Decision
 from gateway.usage.record import RequestRecord
 

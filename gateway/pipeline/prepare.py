@@ -10,11 +10,11 @@ from gateway.config.policy import CascadePolicy, RetrievalPolicy
 from gateway.config.route import ClassifierTarget, RouteConfig
 from gateway.config.snapshot import Route
 from gateway.config.store import ConfigStore, Live
-from gateway.context import RequestContext
 from gateway.errors import InvalidRequest, ModelNotFound
-from gateway.health import TargetHealth
-from gateway.plan import Plan
-from gateway.retrieve import prompt_messages, retrieve
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.plan import Plan
+from gateway.pipeline.retrieve import prompt_messages, retrieve
+from gateway.pipeline.target_health import TargetHealth
 from gateway.routing import Decision, RequestFeatures, RetrievalSignals, decide
 from gateway.schemas import ChatCompletionRequest
 from gateway.usage.record import RequestRecord

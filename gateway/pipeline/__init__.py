@@ -1,0 +1,1 @@
+"""The request path: prepare (embed, cache, retrieve, decide), execute (call the target), record."""
