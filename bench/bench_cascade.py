@@ -1,7 +1,7 @@
 """Cascade on banking77: how much the fine-tuned head answers locally, how well, and how fast.
 
-Trains the head on train.csv exactly as `ragway finetune` does (80/20 calibration split,
-target accuracy 0.99), then on test.csv reports coverage and accuracy on covered queries
+Trains the head on train.csv exactly as `ragway finetune` does (5-fold cross-fitted calibration,
+target accuracy 0.99 on the 95% lower bound), then on test.csv reports coverage and accuracy on covered queries
 at several thresholds, the head's per-query predict latency against the per-query
 embedding time (the baseline: every request pays it anyway), and the share of large-model
 calls the cascade avoids. Run: `python -m bench.bench_cascade [--data DIR]`.
@@ -23,7 +23,7 @@ from rich.table import Table
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
 from gateway.smallmodel import ClassifierHead, Embedder, threshold_table
-from gateway.smallmodel.train import TrainedHead, train
+from gateway.smallmodel.train import TrainedHead, TrainOptions, train
 
 TITLE = "Cascade: fine-tuned small model on banking77"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
@@ -89,7 +89,7 @@ def train_head(texts: list[str], labels: list[str], embedder: Embedder) -> Train
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        return train(texts, labels, embedder, target_accuracy=0.99, seed=0, progress=report)
+        return train(texts, labels, embedder, TrainOptions(target_accuracy=0.99, seed=0), progress=report)
 
 
 def coverage_rows(trained: TrainedHead, probs: np.ndarray, truth: np.ndarray) -> Rows:
@@ -108,16 +108,16 @@ def markdown(rows: Rows, trained: TrainedHead, latency: Latencies) -> str:
     cal = trained.calibration
     embed_p50 = latency["embedding one query (baseline)"][0]
     lines = [
-        f"Head trained on train.csv ({trained.n_train} rows, {trained.n_calibration} held out for calibration; "
-        f"calibration accuracy {cal.accuracy:.1%}, temperature {cal.temperature:.2f}); measured on test.csv. "
+        f"Head trained on train.csv ({trained.n_train} rows; {cal.method} calibration, "
+        f"out-of-fold accuracy {cal.accuracy:.1%}, temperature {cal.temperature:.2f}); measured on test.csv. "
         "Coverage = share answered locally = share of large-model calls avoided.",
         "",
         "| min confidence | coverage (large calls avoided) | accuracy on covered | escalated to large |",
         "| --- | ---: | ---: | ---: |",
         *[f"| {name} | {cov:.1%} | {acc:.1%} | {1 - cov:.1%} |" for name, cov, acc in rows],
         "",
-        f"`auto` is the threshold `ragway finetune --target-accuracy 0.99` picked on the calibration split "
-        f"(coverage {cal.coverage:.1%} at {cal.threshold_accuracy:.1%} there).",
+        f"`auto` is the threshold `ragway finetune --target-accuracy 0.99` picked out of fold "
+        f"(coverage {cal.coverage:.1%} at {cal.threshold_accuracy:.1%} there, 95% lower bound {cal.lower_bound:.1%}).",
         "",
         "| per query | p50 µs | p99 µs | embedding p50 ÷ this p50 |",
         "| --- | ---: | ---: | ---: |",

@@ -7,6 +7,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from retrieval.ann import all_vectors
 from retrieval.errors import IndexCorrupt, IndexMismatch
 from retrieval.manifest import FAISS_FILE, ROWS_FILE, Manifest, read_manifest, verify
 from retrieval.payload import Row, read_rows
@@ -57,6 +58,15 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    @property
+    def rows(self) -> list[Row]:
+        """The payload rows, row i for vector i."""
+        return list(self._rows)
+
+    def stored_vectors(self) -> np.ndarray:
+        """Every stored vector in row order, shape (len(self), dim): what was embedded when it was built."""
+        return all_vectors(self._ann)
 
     def search(self, vector: np.ndarray, k: int, min_score: float = -1.0) -> list[Hit]:
         """The *k* nearest rows to one vector of shape (dim,), best first, scores >= *min_score*."""

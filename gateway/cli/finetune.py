@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, fail, offline_env
 from gateway.cli.distill import read_from_logs
-from gateway.config import Route, load_snapshot
+from gateway.cli.finetune_report import print_result
+from gateway.config import ConfigSnapshot, Route, load_snapshot
 from gateway.errors import ConfigError
 from gateway.smallmodel import Embedder
-from gateway.smallmodel.dataset import DatasetError, LabelledData, read_labelled_csv
+from gateway.smallmodel.dataset import DatasetError, LabelledData, read_labelled_csv, read_texts_csv
 from gateway.smallmodel.export import chat_records, write_jsonl
-
-if TYPE_CHECKING:
-    from gateway.smallmodel.train import TrainedHead
 
 
 class Export(StrEnum):
     openai = "openai"
     hf = "hf"
+
+
+class Method(StrEnum):
+    head = "head"
+    encoder = "encoder"
 
 
 def finetune(
@@ -35,11 +40,24 @@ def finetune(
         str | None, typer.Option(help="Column holding the label (default: label, category, output or intent).")
     ] = None,
     target_accuracy: Annotated[
-        float, typer.Option(help="Accuracy the answers kept local must reach on the calibration split.")
+        float, typer.Option(help="Accuracy the answers kept local must reach (its 95% lower bound, out of fold).")
     ] = 0.99,
-    calibration_fraction: Annotated[float, typer.Option(help="Share of rows held out for calibration.")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the calibration split.")] = 0,
-    artifacts_dir: Annotated[Path, typer.Option(help="Where versioned artifacts are written.")] = Path("artifacts"),
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-fitting folds for calibration.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds (and of encoder tuning).")] = 0,
+    method: Annotated[
+        Method, typer.Option(help="head: a classifier on the gateway's embeddings; encoder: tune the embedder too.")
+    ] = Method.head,
+    epochs: Annotated[int, typer.Option(min=1, help="With --method encoder: passes over the rows.")] = 2,
+    max_minutes: Annotated[
+        float, typer.Option(help="With --method encoder: stop tuning after this long (the head is still fitted).")
+    ] = 15.0,
+    oos: Annotated[
+        Path | None, typer.Option(help="CSV of known out-of-scope queries (column --input-col) to sharpen the "
+                                       "out-of-scope bar.")
+    ] = None,
+    artifacts_dir: Annotated[
+        Path | None, typer.Option(help="Where versioned artifacts are written (default: artifacts/ beside CONFIG).")
+    ] = None,
     export: Annotated[
         Export | None, typer.Option(help="Write chat-format JSONL for fine-tuning elsewhere instead of training.")
     ] = None,
@@ -58,12 +76,17 @@ def finetune(
     ] = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
-    """Train ROUTE's classifier head on its embeddings and calibrate its confidence threshold.
+    """Train ROUTE's small model on its labelled rows and calibrate its confidence threshold out of sample.
 
-    Holds out a calibration split, picks the lowest confidence threshold at which the answers
-    kept local reach --target-accuracy, prints the coverage that costs, and writes a new
-    version under ARTIFACTS_DIR/ROUTE/ (with a `latest` pointer). With --export, writes the
-    labelled examples as chat-format JSONL instead (openai: messages; hf: prompt/completion).
+    Cross-fits: each row is scored by a head trained without its fold, the threshold is the lowest
+    confidence at which the 95% lower confidence bound (Wilson) of the kept answers' accuracy reaches
+    --target-accuracy, and the served head is then fitted on all rows. Rows the route's example index
+    already holds are not embedded again. An out-of-scope bar (similarity to the nearest class centroid)
+    is calibrated too; --oos sharpens it; serve it with `unknown:` in the route.
+
+    --method encoder also tunes the embedder's weights on the rows (CPU; --max-minutes caps it) and
+    serves that tuned encoder as the route's own small model. With --export, writes the labelled
+    examples as chat-format JSONL instead (openai: messages; hf: prompt/completion).
 
     With --from-logs instead of --data, the examples are the route's logged answers from its large
     target (routes with `log_text: true`): errors, cache hits, other targets and labels outside the
@@ -81,11 +104,29 @@ def finetune(
     if export is not None:
         _export(found, examples, export, output)
         return
-    _check_training(found, examples, target_accuracy, calibration_fraction)
-    embedder = load_embedder(_embedder_model(config))
-    trained = _train(examples, embedder, target_accuracy, calibration_fraction, seed)
-    folder = trained.save(artifacts_dir, route, data_source=source)
-    _print_result(trained, folder)
+    _check_training(found, examples, target_accuracy, folds)
+    oos_texts = _read_oos(oos, input_col) if oos is not None else []
+    snapshot = load_snapshot(Path(config))
+    job = Job(
+        examples=examples, oos_texts=oos_texts, embedder_model=snapshot.gateway.embedder.model,
+        index=_example_index(snapshot, found), source=source, route=route,
+        artifacts_dir=artifacts_dir if artifacts_dir is not None else Path(config).resolve().parent / "artifacts",
+    )
+    if method == Method.encoder:
+        _train_encoder(job, target_accuracy, folds, seed, epochs, max_minutes)
+    else:
+        _train_head(job, target_accuracy, folds, seed)
+
+
+@dataclass(frozen=True)
+class Job:
+    examples: LabelledData
+    oos_texts: list[str]
+    embedder_model: str
+    index: Path | None
+    source: str
+    route: str
+    artifacts_dir: Path
 
 
 def load_embedder(model: str) -> Embedder:
@@ -105,8 +146,10 @@ def _route(config: Path, name: str) -> Route:
     return snapshot.routes[name]
 
 
-def _embedder_model(config: Path) -> str:
-    return load_snapshot(Path(config)).gateway.embedder.model
+def _example_index(snapshot: ConfigSnapshot, route: Route) -> Path | None:
+    """The folder of the route's example index, whose stored vectors training may reuse."""
+    examples = route.config.retrieval.examples
+    return snapshot.indexes_dir / examples.index if examples is not None else None
 
 
 def _read(data: Path, input_col: str, output_col: str | None) -> LabelledData:
@@ -117,6 +160,14 @@ def _read(data: Path, input_col: str, output_col: str | None) -> LabelledData:
     if examples.skipped:
         console.print(f"skipped {examples.skipped} rows without both {examples.input_col} and {examples.output_col}")
     return examples
+
+
+def _read_oos(path: Path, input_col: str) -> list[str]:
+    try:
+        texts = read_texts_csv(path, input_col)
+    except DatasetError as exc:
+        fail(f"--oos: {exc}")
+    return texts
 
 
 def _export(route: Route, examples: LabelledData, style: Export, output: Path | None) -> None:
@@ -130,29 +181,62 @@ def _export(route: Route, examples: LabelledData, style: Export, output: Path | 
     console.print(f"wrote {count} {style.value} chat records for route '{route.name}' to {output}")
 
 
-def _check_training(route: Route, examples: LabelledData, target_accuracy: float, fraction: float) -> None:
+def _check_training(route: Route, examples: LabelledData, target_accuracy: float, folds: int) -> None:
     if route.config.task != "classification":
         fail(f"route '{route.name}' is a {route.config.task} route: a classifier head needs a classification "
              "route (use --export to fine-tune a model elsewhere)")
     if not 0.5 <= target_accuracy <= 1:
         fail(f"--target-accuracy must be between 0.5 and 1, got {target_accuracy}")
-    if not 0.05 <= fraction <= 0.5:
-        fail(f"--calibration-fraction must be between 0.05 and 0.5, got {fraction}")
     unknown = sorted(set(examples.labels) - set(route.config.labels)) if route.config.labels else []
     if unknown:
         fail(f"labels not in route '{route.name}' labels: {', '.join(unknown[:5])}"
              + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
-    if len(set(examples.labels)) < 2 or len(examples.labels) < 10:
-        fail(f"need at least 10 rows and 2 labels to train, got {len(examples.labels)} rows, "
+    if len(set(examples.labels)) < 2 or len(examples.labels) < max(10, folds):
+        fail(f"need at least {max(10, folds)} rows and 2 labels to train, got {len(examples.labels)} rows, "
              f"{len(set(examples.labels))} labels")
 
 
-def _train(
-    examples: LabelledData, embedder: Embedder, target_accuracy: float, fraction: float, seed: int
-) -> TrainedHead:
-    from gateway.smallmodel.train import train  # scikit-learn loads only when training
+def _train_head(job: Job, target_accuracy: float, folds: int, seed: int) -> None:
+    from gateway.smallmodel.reuse import vectors_for  # scikit-learn and FAISS load only when training
+    from gateway.smallmodel.train import TrainOptions, train
 
-    columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    options = TrainOptions(target_accuracy=target_accuracy, folds=folds, seed=seed)
+    embedder = load_embedder(job.embedder_model)
+    with _bar() as report:
+        found = vectors_for(job.examples.texts, embedder, job.index, report)
+        oos_vectors = embedder.encode(job.oos_texts) if job.oos_texts else None
+        trained = train(job.examples.texts, job.examples.labels, embedder, options, vectors=found.vectors,
+                        oos_vectors=oos_vectors, progress=report)
+    if found.reused:
+        console.print(f"reused {found.reused:,} vectors stored in {found.source}; embedded {found.embedded:,} rows")
+    folder = trained.save(job.artifacts_dir, job.route, data_source=job.source)
+    print_result(trained, folder)
+
+
+def _train_encoder(job: Job, target_accuracy: float, folds: int, seed: int, epochs: int, minutes: float) -> None:
+    from gateway.smallmodel.encoder import EncoderSettings
+    from gateway.smallmodel.train import TrainOptions
+    from gateway.smallmodel.tuned import save_with_encoder, train_with_encoder
+    from retrieval.embedder import resolve_model
+
+    options = TrainOptions(target_accuracy=target_accuracy, folds=folds, seed=seed)
+    settings = EncoderSettings(epochs=epochs, seed=seed, max_seconds=minutes * 60)
+    base = (resolve_model(job.embedder_model), job.embedder_model)
+    with _bar() as report:
+        trained, encoder, tuning = train_with_encoder(
+            job.examples.texts, job.examples.labels, base, options, settings, oos_texts=job.oos_texts, progress=report
+        )
+    stopped = f", stopped at --max-minutes {minutes:g}" if tuning.stopped_early else ""
+    console.print(f"tuned the encoder: {tuning.steps}/{tuning.planned_steps} steps in {tuning.seconds / 60:.1f} min"
+                  f"{stopped} (final loss {tuning.final_loss:.3f})")
+    folder = save_with_encoder(trained, encoder, tuning, job.embedder_model, settings, job.artifacts_dir, job.route,
+                               job.source)
+    print_result(trained, folder)
+
+
+@contextmanager
+def _bar() -> Iterator[Callable[[str, int, int], None]]:
+    columns = (TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -161,31 +245,4 @@ def _train(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        return train(
-            examples.texts,
-            examples.labels,
-            embedder,
-            calibration_fraction=fraction,
-            target_accuracy=target_accuracy,
-            seed=seed,
-            progress=report,
-        )
-
-
-def _print_result(trained: TrainedHead, folder: Path) -> None:
-    cal = trained.calibration
-    table = Table(title=f"calibration split: {trained.n_calibration} rows held out, {trained.n_train} trained on")
-    for column in ("min confidence", "coverage (kept local)", "accuracy of kept"):
-        table.add_column(column, justify="right")
-    for row in cal.table:
-        table.add_row(f"{row.threshold:.2f}", f"{row.coverage:.1%}", f"{row.accuracy:.1%}")
-    console.print(table)
-    console.print(f"calibration accuracy: {cal.accuracy:.1%} (temperature {cal.temperature:.2f})")
-    if cal.reached:
-        console.print(
-            f"threshold {cal.threshold:.3f}: keeps {cal.coverage:.1%} of queries local at {cal.threshold_accuracy:.1%} "
-            f"(target {cal.target_accuracy:.1%}); the other {1 - cal.coverage:.1%} escalate to the large model"
-        )
-    else:
-        console.print(f"[yellow]no threshold reaches {cal.target_accuracy:.1%}: every query escalates[/]")
-    console.print(f"wrote {folder} (serve it as a target: `classifier: {folder.parent}`)")
+        yield report

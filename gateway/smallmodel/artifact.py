@@ -3,6 +3,8 @@
     artifacts/banking77/latest          text: the current version name ("v3")
     artifacts/banking77/v3/manifest.json
     artifacts/banking77/v3/model.joblib the fitted sklearn estimator
+    artifacts/banking77/v3/novelty.npy  class centroids for the out-of-scope score (plain .npy, no pickle)
+    artifacts/banking77/v3/encoder/     with `--method encoder`: the tuned sentence-transformers model
 
 The model file is a pickle: load artifacts only from folders you trust (ones `ragway finetune` wrote).
 """
@@ -14,15 +16,21 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from gateway.config.base import Strict
 from gateway.errors import ConfigError
 
 MODEL_FILE = "model.joblib"
+NOVELTY_FILE = "novelty.npy"
+ENCODER_DIR = "encoder"
+Extra = Callable[[Path], dict[str, Any]] | None
+"""Writes more files into a staging version folder; returns manifest fields describing them."""
 MANIFEST_FILE = "manifest.json"
 LATEST = "latest"
 _VERSION = re.compile(r"^v(\d+)$")
@@ -36,10 +44,15 @@ class ThresholdRow(Strict):
     threshold: float
     coverage: float
     accuracy: float
+    lower_bound: float = 0.0
 
 
 class Calibration(Strict):
-    """Measured on the held-out calibration split, after temperature scaling."""
+    """Measured on out-of-fold predictions (older artifacts: a held-out split), after temperature scaling.
+
+    `threshold` is the lowest confidence at which the `confidence_level` lower bound of the kept
+    answers' accuracy (`lower_bound`) reaches `target_accuracy`.
+    """
 
     temperature: float
     accuracy: float
@@ -49,6 +62,30 @@ class Calibration(Strict):
     threshold_accuracy: float
     reached: bool
     table: list[ThresholdRow]
+    method: str = "held-out split"
+    confidence_level: float = 0.5
+    lower_bound: float = 0.0
+
+
+class NoveltyInfo(Strict):
+    """The out-of-scope bar: a query whose similarity to the nearest class centroid is below `threshold`."""
+
+    threshold: float
+    in_scope_rejected: float
+    oos_caught: float | None = None
+    n_oos: int = 0
+    max_in_scope_rejection: float
+    sha256: str = ""
+
+
+class EncoderInfo(Strict):
+    """A tuned encoder in the version's `encoder/` folder: the small model embeds queries itself."""
+
+    base_model: str
+    sha256: str
+    epochs: int
+    steps: int
+    seconds: float
 
 
 class Manifest(Strict):
@@ -66,6 +103,8 @@ class Manifest(Strict):
     n_calibration: int
     model_sha256: str
     calibration: Calibration
+    novelty: NoveltyInfo | None = None
+    encoder: EncoderInfo | None = None
 
 
 def resolve(path: Path) -> Path:
@@ -111,7 +150,10 @@ def next_version(route_dir: Path) -> str:
     return f"v{max(numbers, default=0) + 1}"
 
 
-def write(route_dir: Path, estimator: Any, manifest_fields: dict[str, Any]) -> Path:
+def write(
+    route_dir: Path, estimator: Any, manifest_fields: dict[str, Any], *,
+    centroids: np.ndarray | None = None, extra: Extra = None,
+) -> Path:
     """Write a new version folder and point `latest` at it; readers never see half a version."""
     import joblib
 
@@ -122,10 +164,64 @@ def write(route_dir: Path, estimator: Any, manifest_fields: dict[str, Any]) -> P
     staging.mkdir()
     joblib.dump(estimator, staging / MODEL_FILE)
     digest = hashlib.sha256((staging / MODEL_FILE).read_bytes()).hexdigest()
-    manifest = Manifest(version=version, model_sha256=digest, **manifest_fields)
+    fields = dict(manifest_fields)
+    if centroids is not None and fields.get("novelty") is not None:
+        np.save(staging / NOVELTY_FILE, np.asarray(centroids, dtype=np.float32), allow_pickle=False)
+        novelty_sha = hashlib.sha256((staging / NOVELTY_FILE).read_bytes()).hexdigest()
+        fields["novelty"] = NoveltyInfo.model_validate({**_as_dict(fields["novelty"]), "sha256": novelty_sha})
+    if extra is not None:
+        fields.update(extra(staging))
+    manifest = Manifest(version=version, model_sha256=digest, **fields)
     (staging / MANIFEST_FILE).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n", encoding="utf-8")
     staging.rename(route_dir / version)
     pointer = route_dir / f".{LATEST}.tmp"
     pointer.write_text(version + "\n", encoding="utf-8")
     os.replace(pointer, route_dir / LATEST)
     return route_dir / version
+
+
+def read_centroids(folder: Path, manifest: Manifest) -> np.ndarray | None:
+    """The class centroids of the novelty score, checked against the manifest; None in older artifacts."""
+    if manifest.novelty is None:
+        return None
+    path = folder / NOVELTY_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != manifest.novelty.sha256:
+        raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
+    centres = np.load(path, allow_pickle=False)
+    if centres.shape != (len(manifest.labels), manifest.dim):
+        expected = f"{len(manifest.labels)} labels x {manifest.dim}"
+        raise ArtifactError(f"{path}: shape {centres.shape} does not fit {expected}")
+    return centres
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value.model_dump() if hasattr(value, "model_dump") else dict(value)
+
+
+def encoder_digest(folder: Path) -> str:
+    """sha256 over every file of a saved encoder folder (names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def read_encoder(folder: Path, manifest: Manifest) -> Any:
+    """The tuned encoder of an `--method encoder` artifact, checked against the manifest."""
+    from gateway.smallmodel.encoder import TunedEncoder  # torch loads only for encoder artifacts
+
+    assert manifest.encoder is not None
+    path = folder / ENCODER_DIR
+    if not path.is_dir():
+        raise ArtifactError(f"{path}: missing (the manifest names a tuned encoder)")
+    if encoder_digest(path) != manifest.encoder.sha256:
+        raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the files changed after training)")
+    encoder = TunedEncoder.load(path, f"{manifest.encoder.base_model}+{manifest.route}/{manifest.version}")
+    if encoder.dim != manifest.dim:
+        raise ArtifactError(f"{path}: {encoder.dim}-d but the manifest says {manifest.dim}")
+    return encoder

@@ -55,3 +55,20 @@ def _label_column(path: Path, columns: list[str]) -> str:
         if name in columns:
             return name
     raise DatasetError(f"{path}: no label column found (tried {', '.join(LABEL_COLUMNS)}): pass --output-col")
+
+
+def read_texts_csv(path: Path, input_col: str = "text") -> list[str]:
+    """The non-empty *input_col* values of a CSV file (e.g. known out-of-scope queries)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = list(reader.fieldnames or [])
+            if input_col not in columns:
+                raise DatasetError(f"{path}: no column '{input_col}' (columns: {', '.join(columns) or 'none'})")
+            texts = [(row.get(input_col) or "").strip() for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    kept = [text for text in texts if text]
+    if not kept:
+        raise DatasetError(f"{path}: no rows with '{input_col}'")
+    return kept

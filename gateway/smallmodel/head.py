@@ -15,12 +15,18 @@ import numpy as np
 
 from gateway.smallmodel import artifact
 from gateway.smallmodel.artifact import ArtifactError, Manifest
+from gateway.smallmodel.embedder import Embedder
 
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
+    """`similarity` is the query's cosine to the nearest class centroid (None without a novelty score);
+    `novel` says it is below the calibrated out-of-scope bar."""
+
     label: str
     confidence: float
+    similarity: float | None = None
+    novel: bool = False
 
 
 class ClassifierHead:
@@ -41,6 +47,17 @@ class ClassifierHead:
         self.labels: tuple[str, ...] = tuple(labels)
         self.temperature = temperature
         self.manifest = manifest
+        self._centroids: np.ndarray | None = None
+        self.novelty_threshold: float | None = None
+        self.encoder: Embedder | None = None
+
+    def with_novelty(self, centroids: np.ndarray | None, threshold: float | None) -> ClassifierHead:
+        """This head with an out-of-scope score: cosine to the nearest of *centroids* (rows in `labels` order)."""
+        if centroids is not None and centroids.shape != (len(self.labels), self.dim):
+            raise ValueError(f"centroids {centroids.shape} do not fit {len(self.labels)} labels x {self.dim}")
+        self._centroids = None if centroids is None else np.ascontiguousarray(centroids.T, dtype=np.float32)
+        self.novelty_threshold = threshold
+        return self
 
     @classmethod
     def from_coefficients(
@@ -71,9 +88,14 @@ class ClassifierHead:
         labels = [str(label) for label in estimator.classes_]
         if labels != manifest.labels or estimator.coef_.shape[1] != dim:
             raise ArtifactError(f"{folder}: the model file does not match its manifest (labels or dimension)")
-        return cls.from_coefficients(
+        head = cls.from_coefficients(
             estimator.coef_, estimator.intercept_, labels, manifest.calibration.temperature, manifest
         )
+        centres = artifact.read_centroids(folder, manifest)
+        head.with_novelty(centres, manifest.novelty.threshold if manifest.novelty else None)
+        if manifest.encoder is not None:
+            head.encoder = artifact.read_encoder(folder, manifest)
+        return head
 
     @property
     def dim(self) -> int:
@@ -89,7 +111,16 @@ class ClassifierHead:
         logits = vector @ self._weights + self._bias
         best = int(logits.argmax())
         confidence = 1.0 / float(np.exp(logits - logits[best]).sum())
-        return Prediction(self.labels[best], confidence)
+        if self._centroids is None or self.novelty_threshold is None:
+            return Prediction(self.labels[best], confidence)
+        similarity = float((vector @ self._centroids).max())
+        return Prediction(self.labels[best], confidence, similarity, similarity < self.novelty_threshold)
+
+    def similarities(self, vectors: np.ndarray) -> np.ndarray | None:
+        """Each row's cosine to the nearest class centroid, or None when the head has no novelty score."""
+        if self._centroids is None:
+            return None
+        return (np.asarray(vectors, dtype=np.float32) @ self._centroids).max(axis=1)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities for a batch of embeddings (rows), columns in `labels` order."""

@@ -1,9 +1,8 @@
-"""Train a classifier head on the gateway's own embeddings, calibrated on a held-out split."""
+"""Train a classifier head on the gateway's own embeddings, calibrated out of sample by cross-fitting."""
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,21 +10,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 
-from gateway.smallmodel import artifact
-from gateway.smallmodel.artifact import Calibration, ThresholdRow
+from gateway.smallmodel import artifact, crossfit, novelty
+from gateway.smallmodel.artifact import Calibration, NoveltyInfo, ThresholdRow
 from gateway.smallmodel.embedder import Embedder
 from gateway.smallmodel.head import ClassifierHead
-from gateway.smallmodel.threshold import choose_threshold, threshold_table
+from gateway.smallmodel.threshold import CONFIDENCE_LEVEL, choose_threshold, threshold_table
 
 Progress = Callable[[str, int, int], None]
-"""Called as (stage, done, total); stages are "embedding", "fitting", "calibrating"."""
+"""Called as (stage, done, total); stages are "embedding", "cross-fitting", "fitting", "calibrating"."""
 
 EMBED_CHUNK = 256
 MIN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """*folds* for cross-fitting; *level* is the confidence of the accuracy's lower bound; C is sklearn's."""
+
+    target_accuracy: float = 0.99
+    folds: int = 5
+    level: float = CONFIDENCE_LEVEL
+    seed: int = 0
+    regularization: float = 10.0
+    max_in_scope_rejection: float = novelty.MAX_IN_SCOPE_REJECTION
 
 
 @dataclass(frozen=True)
@@ -40,67 +49,87 @@ class TrainedHead:
     data_checksum: str
     n_train: int
     n_calibration: int
+    centroids: np.ndarray | None = None
+    novelty: NoveltyInfo | None = None
 
-    def save(self, artifacts_dir: Path, route: str, data_source: str = "") -> Path:
+    def save(self, artifacts_dir: Path, route: str, data_source: str = "", extra: artifact.Extra = None) -> Path:
         """Write a new version under `artifacts_dir/route/` and point `latest` at it; returns its folder.
 
-        *data_source* says where the training rows came from, for the manifest.
+        *data_source* says where the training rows came from, for the manifest; *extra* writes more
+        files into the version folder before it is published (the tuned encoder).
         """
-        return artifact.write(
-            artifacts_dir / route,
-            self.estimator,
-            {
-                "route": route,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "embedder_id": self.embedder_id,
-                "dim": self.dim,
-                "labels": list(self.head.labels),
-                "data_checksum": self.data_checksum,
-                "data_source": data_source,
-                "n_train": self.n_train,
-                "n_calibration": self.n_calibration,
-                "calibration": self.calibration,
-            },
-        )
+        fields: dict[str, Any] = {
+            "route": route,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "embedder_id": self.embedder_id,
+            "dim": self.dim,
+            "labels": list(self.head.labels),
+            "data_checksum": self.data_checksum,
+            "data_source": data_source,
+            "n_train": self.n_train,
+            "n_calibration": self.n_calibration,
+            "calibration": self.calibration,
+            "novelty": self.novelty,
+        }
+        return artifact.write(artifacts_dir / route, self.estimator, fields, centroids=self.centroids, extra=extra)
 
 
 def train(
     texts: Sequence[str],
     labels: Sequence[str],
     embedder: Embedder,
+    options: TrainOptions = TrainOptions(),
     *,
-    calibration_fraction: float = 0.2,
-    target_accuracy: float = 0.99,
-    seed: int = 0,
-    regularization: float = 10.0,
+    vectors: np.ndarray | None = None,
+    oos_vectors: np.ndarray | None = None,
+    calibrate_on: np.ndarray | None = None,
+    embedder_id: str | None = None,
     progress: Progress | None = None,
 ) -> TrainedHead:
-    """Embed *texts*, fit a logistic-regression head on part, calibrate it on the held-out rest.
+    """Fit a logistic-regression head on all rows, calibrated on cross-fitted out-of-fold predictions.
 
-    The calibration split sets the softmax temperature and the confidence threshold at which
-    answers kept local reach *target_accuracy*. *regularization* is sklearn's C.
+    The out-of-fold predictions set the softmax temperature and the lowest confidence threshold at
+    which the lower confidence bound of the kept answers' accuracy reaches the target. *vectors*
+    are the rows' embeddings when the caller already has them (in the order of *texts*).
+    *calibrate_on* (a boolean mask) limits calibration to rows the embedder never trained on.
     """
-    _check_inputs(texts, labels, calibration_fraction)
+    _check_inputs(texts, labels, options.folds)
     report = progress or _silent
-    vectors = _embed(texts, embedder, report)
+    x = _embed(texts, embedder, report) if vectors is None else np.asarray(vectors, dtype=np.float32)
     y = np.asarray(labels, dtype=object)
-    fit_x, cal_x, fit_y, cal_y = _split(vectors, y, calibration_fraction, seed)
+    classes = sorted(set(y.tolist()))
+    ids = crossfit.fold_ids(y, options.folds, options.seed)
+
+    def fit(fx: np.ndarray, fy: np.ndarray) -> LogisticRegression:
+        return LogisticRegression(C=options.regularization, max_iter=2000, random_state=options.seed).fit(fx, fy)
+
+    logits = crossfit.out_of_fold_logits(x, y, classes, fit, ids, report)
     report("fitting", 0, 1)
-    estimator = LogisticRegression(C=regularization, max_iter=2000, random_state=seed)
-    estimator.fit(fit_x, fit_y)
+    estimator = fit(x, y)
     report("fitting", 1, 1)
     report("calibrating", 0, 1)
-    head, calibration = _calibrate(estimator, cal_x, cal_y, target_accuracy)
+    rows = np.ones(len(y), dtype=bool) if calibrate_on is None else np.asarray(calibrate_on, dtype=bool)
+    temperature = crossfit.fit_temperature(logits[rows], y[rows], classes)
+    probs = crossfit.softmax(logits[rows], temperature)
+    calibration = _calibration(probs, y[rows], classes, temperature, options)
+    centres = novelty.centroids(x, y, classes)
+    oos = novelty.similarity(oos_vectors, centres) if oos_vectors is not None and len(oos_vectors) else None
+    fold_scores = novelty.out_of_fold_similarity(x, y, classes, ids)[rows]
+    novel = novelty.calibrate(fold_scores, oos, options.max_in_scope_rejection)
     report("calibrating", 1, 1)
+    labels_order = [str(label) for label in estimator.classes_]
+    head = ClassifierHead.from_coefficients(estimator.coef_, estimator.intercept_, labels_order, temperature)
     return TrainedHead(
-        head=head,
+        head=head.with_novelty(centres, novel.threshold),
         estimator=estimator,
         calibration=calibration,
-        embedder_id=embedder.model_id,
-        dim=embedder.dim,
+        embedder_id=embedder_id or embedder.model_id,
+        dim=int(x.shape[1]),
         data_checksum=data_checksum(texts, labels),
-        n_train=len(fit_y),
-        n_calibration=len(cal_y),
+        n_train=len(y),
+        n_calibration=int(rows.sum()),
+        centroids=centres,
+        novelty=NoveltyInfo(**vars(novel)),
     )
 
 
@@ -112,15 +141,38 @@ def data_checksum(texts: Sequence[str], labels: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _check_inputs(texts: Sequence[str], labels: Sequence[str], calibration_fraction: float) -> None:
+def _calibration(
+    probs: np.ndarray, y: np.ndarray, classes: list[str], temperature: float, options: TrainOptions
+) -> Calibration:
+    predicted = np.asarray(classes, dtype=object)[probs.argmax(axis=1)]
+    confidence = probs.max(axis=1)
+    correct = predicted == y
+    choice = choose_threshold(confidence, correct, options.target_accuracy, options.level)
+    table = [ThresholdRow(**point._asdict()) for point in threshold_table(confidence, correct, level=options.level)]
+    return Calibration(
+        temperature=temperature,
+        accuracy=float(correct.mean()),
+        target_accuracy=options.target_accuracy,
+        threshold=choice.threshold,
+        coverage=choice.coverage,
+        threshold_accuracy=choice.accuracy,
+        reached=choice.reached,
+        table=table,
+        method=f"cross-fit, {options.folds} folds",
+        confidence_level=options.level,
+        lower_bound=choice.lower_bound,
+    )
+
+
+def _check_inputs(texts: Sequence[str], labels: Sequence[str], folds: int) -> None:
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     if len(texts) < MIN_ROWS:
         raise ValueError(f"need at least {MIN_ROWS} labelled rows, got {len(texts)}")
     if len(set(labels)) < 2:
         raise ValueError("need at least two different labels")
-    if not 0 < calibration_fraction < 1:
-        raise ValueError(f"calibration fraction must be between 0 and 1, got {calibration_fraction}")
+    if not 2 <= folds <= len(texts):
+        raise ValueError(f"folds must be between 2 and the number of rows, got {folds}")
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -134,57 +186,3 @@ def _embed(texts: Sequence[str], embedder: Embedder, report: Progress) -> np.nda
         chunks.append(embedder.encode(list(texts[start : start + EMBED_CHUNK])))
         report("embedding", min(start + EMBED_CHUNK, len(texts)), len(texts))
     return np.vstack(chunks).astype(np.float32, copy=False)
-
-
-def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> list[Any]:
-    counts = Counter(y.tolist())
-    held_out = round(len(y) * fraction)
-    # Stratify when every label can appear on both sides; otherwise a plain shuffle.
-    stratify = y if min(counts.values()) >= 2 and len(counts) <= held_out <= len(y) - len(counts) else None
-    return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
-
-
-def _calibrate(
-    estimator: LogisticRegression, x: np.ndarray, y: np.ndarray, target_accuracy: float
-) -> tuple[ClassifierHead, Calibration]:
-    labels = [str(label) for label in estimator.classes_]
-    raw = ClassifierHead.from_coefficients(estimator.coef_, estimator.intercept_, labels)
-    temperature = _fit_temperature(raw, x, y)
-    head = ClassifierHead.from_coefficients(estimator.coef_, estimator.intercept_, labels, temperature)
-    probs = head.probabilities(x)
-    predicted = np.asarray(head.labels, dtype=object)[probs.argmax(axis=1)]
-    confidence = probs.max(axis=1)
-    correct = predicted == y
-    choice = choose_threshold(confidence, correct, target_accuracy)
-    table = [ThresholdRow(**point._asdict()) for point in threshold_table(confidence, correct)]
-    calibration = Calibration(
-        temperature=temperature,
-        accuracy=float(correct.mean()),
-        target_accuracy=target_accuracy,
-        threshold=choice.threshold,
-        coverage=choice.coverage,
-        threshold_accuracy=choice.accuracy,
-        reached=choice.reached,
-        table=table,
-    )
-    return head, calibration
-
-
-def _fit_temperature(raw: ClassifierHead, x: np.ndarray, y: np.ndarray) -> float:
-    """The softmax temperature minimising log loss on the calibration split (one scalar, so no overfit)."""
-    index = {label: i for i, label in enumerate(raw.labels)}
-    known = np.array([label in index for label in y])
-    if not known.any():
-        return 1.0
-    logits = np.log(np.clip(raw.probabilities(x[known]), 1e-12, None)).astype(np.float64)
-    rows = np.arange(int(known.sum()))
-    cols = np.array([index[label] for label in y[known]])
-
-    def loss(log_t: float) -> float:
-        scaled = logits / np.exp(log_t)
-        scaled -= scaled.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(scaled).sum(axis=1))
-        return float((log_norm - scaled[rows, cols]).mean())
-
-    result = minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded")
-    return float(np.exp(result.x))

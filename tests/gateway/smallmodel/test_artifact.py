@@ -10,14 +10,14 @@ import pytest
 
 from gateway.smallmodel import ArtifactError, ClassifierHead
 from gateway.smallmodel.artifact import next_version, resolve
-from gateway.smallmodel.train import train
+from gateway.smallmodel.train import TrainOptions, train
 from tests.gateway.smallmodel.fakes import FakeEmbedder, fake_dataset
 
 
 @pytest.fixture(scope="module")
 def trained():  # type: ignore[no-untyped-def]
     texts, labels = fake_dataset()
-    return train(texts, labels, FakeEmbedder(), target_accuracy=0.9, seed=1)
+    return train(texts, labels, FakeEmbedder(), TrainOptions(target_accuracy=0.9, seed=1))
 
 
 def test_save_writes_versions_and_points_latest_at_the_newest(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
@@ -37,7 +37,7 @@ def test_manifest_records_what_the_head_was_trained_on(tmp_path: Path, trained) 
     assert manifest["dim"] == 16
     assert manifest["labels"] == ["intent0", "intent1", "intent2", "intent3"]
     assert len(manifest["data_checksum"]) == 64
-    assert (manifest["n_train"], manifest["n_calibration"]) == (160, 40)
+    assert (manifest["n_train"], manifest["n_calibration"]) == (200, 200)  # cross-fitted: every row both
     calibration = manifest["calibration"]
     assert calibration["target_accuracy"] == 0.9
     assert {"threshold", "coverage", "accuracy", "temperature", "table"} <= set(calibration)

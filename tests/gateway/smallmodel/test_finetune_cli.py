@@ -72,8 +72,9 @@ def test_trains_and_writes_a_versioned_artifact(
         "--artifacts-dir", str(artifacts), "--target-accuracy", "0.98",
     )
     assert code == 0, err
-    assert "calibration accuracy:" in out
-    assert "threshold " in out and "of queries local at" in out and "(target 98.0%)" in out
+    assert "out-of-fold accuracy:" in out and "cross-fit, 5 folds" in out
+    assert "threshold " in out and "of queries local at" in out and ">= target 98.0%" in out
+    assert "95% lower bound" in out and "out-of-scope bar" in out
     head = ClassifierHead.load(artifacts / "banking77", minilm.model_id, minilm.dim)
     assert sorted(head.labels) == sorted(LABELS)
     assert head.manifest is not None and head.manifest.calibration.target_accuracy == 0.98
@@ -116,3 +117,42 @@ def test_bad_input_fails_in_one_line(config: Path, subset: Path, tmp_path: Path,
     assert code == 1
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many texts it was asked to embed."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner, self.model_id, self.dim, self.embedded = inner, inner.model_id, inner.dim, 0
+
+    def encode(self, texts, batch_size=64, progress=False):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return self.inner.encode(texts, batch_size)
+
+
+@pytest.mark.slow
+def test_reuses_the_example_index_vectors_and_sharpens_with_oos(
+    config: Path, subset: Path, tmp_path: Path, minilm: Embedder, monkeypatch: pytest.MonkeyPatch,
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    from retrieval.build import build_examples_index
+
+    in_scope = [row for row in banking_rows if row[1] in LABELS]
+    build_examples_index("bank-examples", in_scope[:250], minilm, tmp_path / "indexes")
+    route = config / "routes" / "banking77.yaml"
+    route.write_text(route.read_text() + "retrieval:\n  examples:\n    index: bank-examples\n")
+    oos = tmp_path / "oos.csv"
+    far = [text for text, label in banking_rows if label not in LABELS]
+    with oos.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["text"], *([text] for text in far)])
+    counting = CountingEmbedder(minilm)
+    monkeypatch.setattr(finetune_module, "load_embedder", lambda model: counting)
+    code, out, err = run("--route", "banking77", "--data", str(subset), "--config", str(config), "--oos", str(oos))
+    assert code == 0, err
+    assert "reused 250 vectors stored in index bank-examples@" in out and "embedded 50 rows" in out
+    assert counting.embedded == 50 + len(far)  # the rows the index lacks, and the --oos queries
+    assert "catches" in out and f"of the {len(far)} --oos examples" in out
+    head = ClassifierHead.load(tmp_path / "artifacts" / "banking77", minilm.model_id, minilm.dim)  # beside configs/
+    assert head.manifest is not None and head.manifest.novelty is not None and head.manifest.novelty.n_oos == len(far)
+    unrelated = minilm.encode(["What is the capital of France?", "Write me a poem about cats"])
+    assert all(head.predict(v).novel for v in unrelated)

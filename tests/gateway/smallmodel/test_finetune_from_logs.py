@@ -110,7 +110,7 @@ def test_from_logs_trains_and_records_the_source(
     manifest = json.loads((artifacts / "banking77" / "v1" / "manifest.json").read_text())
     assert manifest["data_source"] == "logs:banking77 since 30d"
     assert sorted(manifest["labels"]) == sorted(TAUGHT)
-    assert manifest["n_train"] + manifest["n_calibration"] == kept
+    assert manifest["n_train"] == manifest["n_calibration"] == kept
     assert len(manifest["data_checksum"]) == 64
 
 
