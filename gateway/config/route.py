@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gateway.config.base import Strict
-from gateway.config.policy import FixedPolicy, PolicyConfig
+from gateway.config.policy import CascadePolicy, FixedPolicy, PolicyConfig
 from gateway.config.route_sections import CacheSettings, EvalSettings, RetrievalSettings
 
 TaskType = Literal["classification", "extraction", "generation"]
@@ -26,6 +26,15 @@ class ClassifierTarget(Strict):
 
 
 Target = ModelTarget | ClassifierTarget
+
+
+class UnknownAnswer(Strict):
+    """`unknown: {answer: none_of_these}`: the route answers this label itself for out-of-scope queries."""
+
+    answer: str = Field(min_length=1)
+
+
+UnknownSetting = Literal["escalate"] | UnknownAnswer
 
 
 class RouteParams(Strict):
@@ -50,3 +59,15 @@ class RouteConfig(Strict):
     cache: CacheSettings = CacheSettings()
     eval: EvalSettings | None = None
     log_text: bool = False
+    # What the small model does with a query unlike anything it was trained on (below the out-of-scope
+    # bar `ragway finetune` calibrates): `escalate` to a cascade's large target, or `{answer: <label>}`.
+    unknown: UnknownSetting | None = None
+
+    @model_validator(mode="after")
+    def _unknown_fits(self) -> RouteConfig:
+        if self.unknown is not None and self.task != "classification":
+            raise ValueError("unknown: applies to classification routes only")
+        if self.unknown == "escalate" and not isinstance(self.policy, CascadePolicy):
+            raise ValueError("unknown: escalate needs a cascade policy (a large target to escalate to); "
+                             "use unknown: {answer: <label>} to answer out-of-scope queries locally")
+        return self

@@ -13,7 +13,7 @@ from gateway.config.route import ClassifierTarget, ModelTarget
 from gateway.errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
 from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
-from gateway.routing import Decision, SmallAnswer, next_target, review
+from gateway.routing import Decision, Scope, SmallAnswer, next_target, out_of_scope, review
 
 Chunk = dict[str, Any]
 RETRYABLE = (UpstreamError, UpstreamTimeout, RateLimited)
@@ -75,8 +75,15 @@ class TargetRunner:
         if plan.vector is None:
             raise UpstreamError(f"classifier target '{plan.target}' needs the request embedding")
         head = plan.resources.head(plan.name, plan.target)
-        prediction = head.predict(plan.vector)
+        # A tuned encoder (`finetune --method encoder`) embeds the query itself; other heads share the request's.
+        vector = head.encoder.encode([_last_user_text(plan)])[0] if head.encoder is not None else plan.vector
+        prediction = head.predict(vector)
         plan.confidence = prediction.confidence
+        plan.scope = out_of_scope(plan.config.unknown if plan.config else None,
+                                  Scope(prediction.similarity, head.novelty_threshold))
+        if plan.scope is not None and not plan.scope.escalate:
+            plan.reason = f"{plan.reason}; {plan.scope.reason}"
+            return classifier_completion(plan.record.request_id, plan.target, str(plan.scope.label))
         return classifier_completion(plan.record.request_id, plan.target, prediction.label)
 
 
@@ -104,6 +111,8 @@ def _review(plan: Plan, decision: Decision, body: dict[str, Any]) -> Decision | 
     policy = plan.config.policy if plan.config else None
     if decision.escalate_to is None or not isinstance(policy, CascadePolicy):
         return None
+    if plan.scope is not None:
+        return _scope_review(plan, policy)
     text = ((body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
     spec = plan.spec(decision.target)
     head = plan.resources.head(plan.name, decision.target) if isinstance(spec, ClassifierTarget) else None
@@ -115,6 +124,26 @@ def _review(plan: Plan, decision: Decision, body: dict[str, Any]) -> Decision | 
         return None
     plan.confidence = None
     return Decision(target=verdict.target, reason=verdict.reason)
+
+
+def _scope_review(plan: Plan, policy: CascadePolicy) -> Decision | None:
+    """An out-of-scope small answer: kept when the route answers a fixed label, else escalated."""
+    assert plan.scope is not None
+    if not plan.scope.escalate:
+        return None
+    reason = f"cascade: {plan.scope.reason} -> {policy.large}"
+    plan.reason, plan.confidence, plan.scope = reason, None, None
+    return Decision(target=policy.large, reason=reason)
+
+
+def _last_user_text(plan: Plan) -> str:
+    for message in reversed(plan.messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+    return ""
 
 
 async def _prepend(first: Chunk | None, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:

@@ -12,7 +12,7 @@ from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig, Tar
 from gateway.config.snapshot import Route
 from gateway.pipeline.resources import RouteResources
 from gateway.pipeline.retrieve import NOTHING, Retrieved
-from gateway.routing import Decision
+from gateway.routing import Decision, OutOfScope
 from gateway.usage.record import RequestRecord
 
 BYPASS = CacheLookup(status="bypass", response=None, score=None, key="")
@@ -35,6 +35,7 @@ class Plan:
     model: str = ""
     reason: str = ""
     confidence: float | None = None
+    scope: OutOfScope | None = None  # set when the small model found the query out of scope
     answered_from_cache: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

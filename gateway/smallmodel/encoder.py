@@ -105,10 +105,12 @@ def tune(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _warmup_then_linear(len(batches), settings.warmup))
     report = progress or (lambda stage, done, total: None)
     started = time.monotonic()
+    # sentence-transformers 6 renamed tokenize to preprocess; older releases only have tokenize.
+    preprocess = getattr(model, "preprocess", None) or model.tokenize
     model.train()
     loss_value, steps = math.nan, 0
     for steps, batch in enumerate(batches, start=1):
-        features = model.tokenize([texts[i] for i in batch])
+        features = preprocess([texts[i] for i in batch])
         embedded = model(features)["sentence_embedding"]
         logits = COSINE_SCALE * torch.nn.functional.normalize(embedded, dim=1) @ torch.nn.functional.normalize(
             class_vectors, dim=1
