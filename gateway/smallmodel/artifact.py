@@ -86,6 +86,7 @@ class EncoderInfo(Strict):
     epochs: int
     steps: int
     seconds: float
+    cpu_seconds: float = 0.0
 
 
 class Manifest(Strict):

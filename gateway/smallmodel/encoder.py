@@ -45,6 +45,7 @@ class TuningReport:
     planned_steps: int
     seconds: float
     final_loss: float
+    cpu_seconds: float = 0.0  # CPU time of the process: on a shared machine, wall time says more about the others
 
     @property
     def stopped_early(self) -> bool:
@@ -84,8 +85,13 @@ def tune(
     labels: Sequence[str],
     settings: EncoderSettings = EncoderSettings(),
     progress: Progress | None = None,
+    vectors: np.ndarray | None = None,
 ) -> tuple[TunedEncoder, TuningReport]:
-    """Tune the sentence-transformers model at *model_path* to separate *labels*; returns it and a report."""
+    """Tune the sentence-transformers model at *model_path* to separate *labels*; returns it and a report.
+
+    *vectors* are the rows' embeddings by the untuned model when the caller has them (the example
+    index stores them): they seed the class vectors without embedding every row again.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -94,7 +100,7 @@ def tune(
     model.max_seq_length = settings.max_seq_length
     classes = sorted(set(labels))
     targets = torch.tensor([classes.index(label) for label in labels])
-    class_vectors = torch.nn.Parameter(_centroids(model, texts, targets, len(classes)))
+    class_vectors = torch.nn.Parameter(_centroids(model, texts, targets, len(classes), vectors))
     batches = _batches(len(texts), settings)
     optimiser = torch.optim.AdamW(
         [
@@ -104,7 +110,7 @@ def tune(
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _warmup_then_linear(len(batches), settings.warmup))
     report = progress or (lambda stage, done, total: None)
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     # sentence-transformers 6 renamed tokenize to preprocess; older releases only have tokenize.
     preprocess = getattr(model, "preprocess", None) or model.tokenize
     model.train()
@@ -125,17 +131,17 @@ def tune(
         if settings.max_seconds is not None and time.monotonic() - started > settings.max_seconds:
             break
     model.eval()
-    seconds = time.monotonic() - started
-    return TunedEncoder(model, model_path), TuningReport(steps, len(batches), seconds, loss_value)
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    return TunedEncoder(model, model_path), TuningReport(steps, len(batches), seconds, loss_value, cpu)
 
 
-def _centroids(model: Any, texts: Sequence[str], targets: Any, classes: int) -> Any:
+def _centroids(model: Any, texts: Sequence[str], targets: Any, classes: int, given: np.ndarray | None) -> Any:
     """Each class's mean embedding before tuning: a starting point that already classifies well."""
     import torch
 
-    vectors = torch.from_numpy(
-        np.asarray(model.encode(list(texts), batch_size=64, normalize_embeddings=True), dtype=np.float32)
-    )
+    if given is None:
+        given = model.encode(list(texts), batch_size=64, normalize_embeddings=True)
+    vectors = torch.from_numpy(np.asarray(given, dtype=np.float32))
     sums = torch.zeros(classes, vectors.shape[1]).index_add_(0, targets, vectors)
     return torch.nn.functional.normalize(sums, dim=1)
 

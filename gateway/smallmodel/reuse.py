@@ -15,6 +15,7 @@ import numpy as np
 from gateway.smallmodel.embedder import Embedder
 from retrieval.errors import RetrievalError
 from retrieval.index import VectorIndex
+from retrieval.manifest import read_manifest
 
 EMBED_CHUNK = 256
 
@@ -61,3 +62,22 @@ def _stored(folder: Path | None, embedder: Embedder) -> tuple[dict[str, np.ndarr
         return {}, ""
     vectors = index.stored_vectors()
     return {row.input: vectors[i] for i, row in enumerate(index.rows)}, f"index {index.name}@{index.version}"
+
+
+def stored_vectors(texts: Sequence[str], embedder_id: str, index_folder: Path | None) -> np.ndarray | None:
+    """The index's vectors for *texts* when it holds every one of them (built by *embedder_id*), else None.
+
+    Used without loading the embedder: the index's manifest says which embedder built it.
+    """
+    if index_folder is None:
+        return None
+    try:
+        manifest = read_manifest(index_folder)
+        index = VectorIndex.load(index_folder, embedder_id, manifest.dim)
+    except (RetrievalError, OSError):
+        return None
+    vectors = index.stored_vectors()
+    row_of = {row.input: i for i, row in enumerate(index.rows)}
+    if any(text not in row_of for text in texts):
+        return None
+    return vectors[[row_of[text] for text in texts]]

@@ -27,14 +27,19 @@ def train_with_encoder(
     settings: EncoderSettings,
     *,
     oos_texts: Sequence[str] = (),
+    base_vectors: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> tuple[TrainedHead, TunedEncoder, TuningReport]:
-    """*base* is (model path, embedder id) of the gateway's embedder, the starting weights."""
+    """*base* is (model path, embedder id) of the gateway's embedder, the starting weights.
+
+    *base_vectors* are the rows' embeddings by that embedder (e.g. from the example index), if known.
+    """
     y = np.asarray(labels, dtype=object)
     held = crossfit.fold_ids(y, options.folds, options.seed) == 0
     tuning_rows = np.flatnonzero(~held)
     encoder, report = tune(
-        base[0], [texts[i] for i in tuning_rows], [labels[i] for i in tuning_rows], settings, progress
+        base[0], [texts[i] for i in tuning_rows], [labels[i] for i in tuning_rows], settings, progress,
+        vectors=None if base_vectors is None else base_vectors[tuning_rows],
     )
     head = train(
         texts, labels, encoder, options,
@@ -55,6 +60,7 @@ def save_with_encoder(
         info = EncoderInfo(
             base_model=base_id, sha256=artifact.encoder_digest(staging / artifact.ENCODER_DIR),
             epochs=settings.epochs, steps=report.steps, seconds=round(report.seconds, 1),
+            cpu_seconds=round(report.cpu_seconds, 1),
         )
         return {"encoder": info}
 
