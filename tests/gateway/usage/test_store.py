@@ -10,9 +10,10 @@ from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect, te
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.config.stores import LogStoreConfig
+from gateway.db import engine_url
 from gateway.usage.record import Latency, RequestRecord
 from gateway.usage.schema import MIGRATIONS
-from gateway.usage.store import UsageStore, engine_url
+from gateway.usage.store import UsageStore
 from tests.gateway.usage.conftest import make_record
 
 
