@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
@@ -22,6 +22,8 @@ class UsageSink(Protocol):
     metrics: UsageMetrics
 
     def record(self, rec: RequestRecord) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
 
     async def start(self) -> None: ...
 
