@@ -15,6 +15,7 @@ from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
 from gateway.evaluation.gate import PromotionGate
 from gateway.evaluation.store import default_store_url
+from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.resources import prepare_resources
@@ -53,7 +54,8 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
         recorder = recorder_for(gateway.log, snapshot.root.parent, metrics)
     health = TargetHealth()
     preparer = Preparer(store, batcher, cache, health)
-    service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)
+    limiter = build_limiter(gateway.limits, gateway.cache.url, recorder.metrics.registry)
+    service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health, limiter)
     return Deps(
         config=store,
         auth=Authenticator(gateway.auth),
@@ -82,6 +84,7 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        await deps.service.limiter.aclose()
         await deps.usage.aclose()
         await deps.cache.aclose()
         await deps.embedder.aclose()

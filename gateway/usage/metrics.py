@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from gateway.usage.record import RequestRecord
+from gateway.usage.record import COALESCED, RequestRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Seconds; spans a cache hit (~1 ms) to a slow large-model generation (~1 min).
@@ -87,7 +87,7 @@ class UsageMetrics:
         if rec.failed:
             self.errors.labels(*labels, rec.error_type or str(rec.status)).inc()
         self.latency.labels(*labels).observe(rec.latency.total_ms / 1000)
-        if not rec.cache_hit and rec.latency.upstream_ms > 0:
+        if not rec.cache_hit and rec.cache != COALESCED and rec.latency.upstream_ms > 0:
             self.upstream_latency.labels(*labels).observe(rec.latency.upstream_ms / 1000)
         self.tokens.labels(*labels, "in").inc(rec.tokens_in)
         self.tokens.labels(*labels, "out").inc(rec.tokens_out)

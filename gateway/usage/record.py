@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 # Values of RequestRecord.cache that mean the answer came from the cache (see the cache's response header).
 CACHE_HITS = frozenset({"hit", "semantic-hit"})
+# RequestRecord.cache of a request that shared an identical request's upstream call: it costs nothing
+COALESCED = "coalesced"
 
 
 def is_cache_hit(cache: str) -> bool:
