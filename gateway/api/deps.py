@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from gateway.api.auth import Authenticator
 from gateway.cache import ResponseCache
+from gateway.config.limits import LimitsConfig
 from gateway.config.store import ConfigStore
 from gateway.pipeline.service import ChatService
 from gateway.providers.local_server import LocalServer
@@ -40,6 +41,11 @@ class Deps:
     service: ChatService
     usage: UsageSink
     local_servers: list[LocalServer] = field(default_factory=list)
+
+    @property
+    def limits(self) -> LimitsConfig:
+        """The budgets and rate limits in force (the dashboard shows spend against them)."""
+        return self.config.current.gateway.limits
 
 
 def deps_of(request: Request) -> Deps:

@@ -156,6 +156,15 @@ class UsageStore:
         with self._engine.connect() as conn:
             return int(conn.scalar(query) or 0)
 
+    def totals(self, column: str, *, since: float) -> dict[str, tuple[int, int, float]]:
+        """(requests, tokens, USD) per value of *column* (key_id or route) since *since*; refusals left out."""
+        c = request_log.c
+        query = (select(c[column], func.count(), func.coalesce(func.sum(c.tokens_in + c.tokens_out), 0),
+                        func.coalesce(func.sum(c.cost_usd), 0.0))
+                 .where(c.ts >= since, c.decision != "refused").group_by(c[column]))
+        with self._engine.connect() as conn:
+            return {str(name): (int(n), int(tokens), float(usd)) for name, n, tokens, usd in conn.execute(query)}
+
     def prune(self, older_than: float) -> int:
         """Delete records with ts before *older_than*; return how many went."""
         with self._writer.begin() as conn:
