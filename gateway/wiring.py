@@ -48,13 +48,15 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
                            sub_batch=settings.sub_batch)
     providers = ProviderRegistry(gateway.models)
     cache = build_cache(gateway.cache, embedder.dim)
+    evaluating = recorder is not None
     if recorder is None:
         metrics = UsageMetrics()
         metrics.track_stats("ragway_cache", cache.stats.as_dict)
         recorder = recorder_for(gateway.log, snapshot.root.parent, metrics)
     health = TargetHealth()
     preparer = Preparer(store, batcher, cache, health)
-    limiter = build_limiter(gateway.limits, gateway.cache.url, recorder.metrics.registry)
+    # the eval path's traffic is the gateway measuring itself, not a client's: no budgets apply
+    limiter = None if evaluating else build_limiter(gateway.limits, gateway.cache.url, recorder.metrics.registry)
     service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health, limiter)
     return Deps(
         config=store,

@@ -52,6 +52,11 @@ class Limiter:
         self._clock = clock
         self._settling: set[asyncio.Task[None]] = set()
 
+    @property
+    def active(self) -> bool:
+        """False when no key or route has a limit: the request path then skips pricing its worst case."""
+        return self.config.enabled
+
     async def reserve(self, ask: Ask) -> Grant:
         """Reserve *ask*'s worst case on every limit that applies, or raise the refusal (nothing reserved)."""
         checks = tuple(checks_for(self.config, ask, self._clock()))
