@@ -43,8 +43,9 @@ class MemoryCounters:
 
     def __init__(self, clock=time.time) -> None:
         self._clock = clock
-        self._windows: dict[str, dict[str, tuple[float, float]]] = {}  # key -> request id -> (ts, amount)
-        self._sums: dict[str, float] = {}
+        # key -> request id -> [ts, amount], in arrival order, so expired entries are always at the front
+        self._windows: dict[str, dict[str, list[float]]] = {}
+        self._totals: dict[str, float] = {}  # a window's amounts summed, and each budget's spend
 
     async def reserve(self, checks: Sequence[Check], request_id: str) -> Outcome:
         now = self._clock()
@@ -55,31 +56,32 @@ class MemoryCounters:
             if current.used + check.amount > check.limit:
                 return Outcome(False, tuple(usage), i)
         for check in checks:
-            self._add(check, request_id, check.amount, now)
+            self._totals[check.key] = self._totals.get(check.key, 0.0) + check.amount
+            if check.kind != "sum":
+                self._windows.setdefault(check.key, {})[request_id] = [now, check.amount]
         return Outcome(True, tuple(Usage(u.used + c.amount, u.reset_s) for u, c in zip(usage, checks, strict=True)))
 
     async def settle(self, checks: Sequence[Check], request_id: str, amounts: Sequence[float]) -> None:
         for check, amount in zip(checks, amounts, strict=True):
-            if check.kind == "sum":
-                self._sums[check.key] = self._sums.get(check.key, 0.0) + amount - check.amount
-            elif check.kind == "tokens" and request_id in self._windows.get(check.key, {}):
-                ts, _ = self._windows[check.key][request_id]
-                self._windows[check.key][request_id] = (ts, amount)
+            entry = self._windows.get(check.key, {}).get(request_id)
+            if check.kind == "sum" or entry is not None:
+                self._totals[check.key] = self._totals.get(check.key, 0.0) + amount - check.amount
+            if entry is not None:
+                entry[1] = amount
 
     async def aclose(self) -> None:
         return None
 
     def _current(self, check: Check, now: float) -> Usage:
         if check.kind == "sum":
-            return Usage(self._sums.get(check.key, 0.0), check.span)
+            return Usage(self._totals.get(check.key, 0.0), check.span)
         window = self._windows.setdefault(check.key, {})
-        for rid in [rid for rid, (ts, _) in window.items() if ts <= now - check.span]:
+        while window:
+            rid, (ts, amount) = next(iter(window.items()))
+            if ts > now - check.span:
+                break
             del window[rid]
-        oldest = min((ts for ts, _ in window.values()), default=now)
-        return Usage(float(sum(amount for _, amount in window.values())), oldest + check.span - now)
-
-    def _add(self, check: Check, request_id: str, amount: float, now: float) -> None:
-        if check.kind == "sum":
-            self._sums[check.key] = self._sums.get(check.key, 0.0) + amount
-            return
-        self._windows.setdefault(check.key, {})[request_id] = (now, amount)
+            self._totals[check.key] -= amount
+        oldest = next(iter(window.values()))[0] if window else now
+        used = len(window) if check.kind == "count" else max(0.0, self._totals.get(check.key, 0.0))
+        return Usage(float(used), oldest + check.span - now)
