@@ -36,7 +36,8 @@ def open_engine(url: str) -> Engine:
     """
     parsed = _with_driver(make_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        # a database that went away must fail a call in seconds (the log's batch then goes to its spool), not hang
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
