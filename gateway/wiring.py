@@ -82,6 +82,8 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        # verification calls still running are billed: let them finish and be logged first
+        await deps.service.verifier.aclose()
         await deps.usage.aclose()
         await deps.cache.aclose()
         await deps.embedder.aclose()

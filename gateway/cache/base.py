@@ -30,6 +30,10 @@ class ResponseCache(Protocol):
         """Keep *response* for a miss; anything else, and incomplete responses, are ignored."""
         ...
 
+    async def observe(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> bool | None:
+        """Verification: does the model's *response* agree with the semantic hit *lookup* served? (learned)"""
+        ...
+
     async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         """Run *fn* once for concurrent callers with the same non-empty key."""
         ...
@@ -56,6 +60,9 @@ class NoCache:
         return CacheLookup(status="bypass", response=None, score=None, key="")
 
     async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
+        return None
+
+    async def observe(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> bool | None:
         return None
 
     async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:

@@ -76,6 +76,10 @@ class Preparer:
             plan.target, plan.model = earlier.get("target", "cache"), earlier.get("model", "")
             plan.reason = f"cache: {plan.lookup.header()}"
 
+    def decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
+        """Retrieve and decide for a plan the cache did not answer (a verification call is one)."""
+        self._retrieve_and_decide(plan, req, ctx)
+
     def _retrieve_and_decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
         assert plan.config is not None
         config = plan.config

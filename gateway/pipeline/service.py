@@ -14,6 +14,7 @@ from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.plan import Plan
 from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.target_health import TargetHealth
+from gateway.pipeline.verify import Verifier
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
 from gateway.usage.pricing import approximate_tokens, fill_costs
@@ -37,6 +38,7 @@ class ChatService:
         self.cache = cache
         self.recorder = recorder
         self.health = health
+        self.verifier = Verifier(config, preparer, runner, cache, recorder)
 
     async def complete(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, str]]:
         plan = await self._prepare(req, ctx)
@@ -50,6 +52,7 @@ class ChatService:
             _take_usage(plan.record, body.get("usage"))
         body["ragway"] = plan.meta()
         self._finish(plan, ctx, started, output=_message_text(body))
+        self.verifier.schedule(plan, req, ctx)
         return body, plan.headers()
 
     async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
@@ -61,6 +64,7 @@ class ChatService:
         started = time.perf_counter()
         if plan.answered_from_cache:
             chunks = _aiter(replay_as_stream(plan.lookup.response or {}, include_usage=True))
+            self.verifier.schedule(plan, req, ctx)
         else:
             try:
                 chunks = await self.runner.open_stream(plan)
