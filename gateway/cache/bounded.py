@@ -82,9 +82,9 @@ class _Level:
     wrongs: np.ndarray
 
     def region(self, step: int) -> tuple[int, int]:
-        """(total, wrong) of the region from *step* up."""
-        above = np.nonzero(self.steps >= step)[0]
-        return (int(self.totals[above[-1]]), int(self.wrongs[above[-1]])) if len(above) else (0, 0)
+        """(total, wrong) of the smallest region "from an observed step up" that holds *step*."""
+        below = np.nonzero(self.steps <= step)[0]
+        return (int(self.totals[below[0]]), int(self.wrongs[below[0]])) if len(below) else (0, 0)
 
 
 class BoundTable:
@@ -127,7 +127,7 @@ class BoundTable:
         return self.union_bound if cutoff is not None and cell.step >= cutoff else None
 
     def estimate(self, cell: Cell) -> float | None:
-        """The bound of *cell*'s level region from its own step up (what a threshold or agreement hit risks)."""
+        """The bound of the smallest region of *cell*'s level that holds it (what a threshold hit risks)."""
         level = self._levels.get(cell.agree)
         if level is None:
             return None

@@ -64,6 +64,7 @@ class RedisEvidence(Evidence):
         self.replace(space, _parse(raw))
 
     async def _push(self, space: str, batch: Counts) -> None:
+        self._served.add(space)
         self.add_local(space, batch)
         pipe = self._client.pipeline(transaction=False)
         for field, (total, wrong) in batch.items():
