@@ -17,6 +17,7 @@ from gateway.evaluation.gate import PromotionGate
 from gateway.evaluation.store import default_store_url
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer
+from gateway.pipeline.pretrain import pretrain_routes
 from gateway.pipeline.resources import prepare_resources
 from gateway.pipeline.service import ChatService
 from gateway.pipeline.target_health import TargetHealth
@@ -74,10 +75,15 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
     await deps.usage.start()
     stop = asyncio.Event()
     watcher = asyncio.create_task(deps.config.watch(stop)) if watch else None
+    # Embedding a route's eval data takes a while; until it is in, the bounded cache serves no hit.
+    pretraining = asyncio.create_task(pretrain_routes(deps.config.current, deps.embedder, deps.cache))
     try:
         yield deps
     finally:
         stop.set()
+        pretraining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pretraining
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -24,11 +24,14 @@ def answer_digest(response: dict[str, Any], comparison: str) -> str:
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return ""
     message = choices[0].get("message") or {}
-    text = _canonical(str(message.get("content") or ""), comparison)
     calls = message.get("tool_calls")
-    if calls:
-        text += "\x00" + orjson.dumps(calls, option=orjson.OPT_SORT_KEYS).decode()
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    suffix = "\x00" + orjson.dumps(calls, option=orjson.OPT_SORT_KEYS).decode() if calls else ""
+    return text_digest(str(message.get("content") or ""), comparison, suffix)
+
+
+def text_digest(text: str, comparison: str, suffix: str = "") -> str:
+    """The digest of an answer given as text (a gold label, say)."""
+    return hashlib.sha256((_canonical(text, comparison) + suffix).encode()).hexdigest()[:16]
 
 
 def _canonical(text: str, comparison: str) -> str:

@@ -15,16 +15,19 @@ from gateway.cache.bounded import BoundTable, Cell, Counts, Observation
 class Evidence:
     """Counts per space and cell, with the bound table of each space rebuilt when counts change.
 
-    A rebuild fits the cut-offs again (milliseconds), so it happens at most every `rebuild_s`: a
-    table up to that old answers meanwhile, which only delays what new evidence changes.
+    A rebuild fits the cut-offs again (milliseconds), so it waits until `rebuild_s` have passed or
+    `rebuild_after` observations arrived: the table in use meanwhile only lags the newest evidence.
     """
 
-    def __init__(self, rebuild_s: float = 0.5, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rebuild_s: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 rebuild_after: int = 1000) -> None:
+        self._rebuild_after = rebuild_after
         self._counts: dict[str, dict[str, tuple[int, int]]] = {}
         self._version: dict[str, int] = {}
         self._tables: dict[tuple[str, float, float], tuple[int, float, BoundTable]] = {}
         self._rebuild_s = rebuild_s
         self._clock = clock
+        self._claimed: set[str] = set()
 
     async def start(self) -> None:
         return None
@@ -39,10 +42,18 @@ class Evidence:
         version, now = self._version.get(space, 0), self._clock()
         key = (space, confidence, max_error)
         cached = self._tables.get(key)
-        if cached is None or (cached[0] != version and now - cached[1] >= self._rebuild_s):
+        if cached is None or (cached[0] != version and (now - cached[1] >= self._rebuild_s
+                                                        or version - cached[0] >= self._rebuild_after)):
             cached = (version, now, BoundTable(self._counts.get(space, {}), confidence, max_error))
             self._tables[key] = cached
         return cached[2]
+
+    async def claim(self, space: str) -> bool:
+        """True once per space: pre-training happens once, however many replicas start."""
+        if space in self._claimed:
+            return False
+        self._claimed.add(space)
+        return True
 
     async def observe(self, space: str, cell: Cell, wrong: bool) -> None:
         self.add_local(space, {cell.field: (1, int(wrong))})

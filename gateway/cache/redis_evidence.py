@@ -47,6 +47,13 @@ class RedisEvidence(Evidence):
         self._served.add(space)
         return super().table(space, confidence, max_error)
 
+    async def claim(self, space: str) -> bool:
+        try:
+            return bool(await self._client.set(f"{self._key(space)}:pretrained", b"1", nx=True))
+        except (RedisError, OSError) as exc:
+            self._warning.warn(f"bounded cache not pre-trained, Redis unavailable: {type(exc).__name__}: {exc}")
+            return False
+
     async def observe(self, space: str, cell: Cell, wrong: bool) -> None:
         await self._push(space, {cell.field: (1, int(wrong))})
 

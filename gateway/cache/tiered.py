@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
+import numpy as np
 import orjson
 
-from gateway.cache.answers import answer_digest
+from gateway.cache.answers import answer_digest, text_digest
 from gateway.cache.base import Completion
+from gateway.cache.bounded import observations_by_leave_one_out
 from gateway.cache.contrast import signature
 from gateway.cache.eligibility import cacheable, storable
 from gateway.cache.evidence import Evidence
@@ -125,6 +127,22 @@ class TieredCache:
             self.stats.verified += 1
             self.stats.verified_wrong += wrong
         return not wrong
+
+    async def pretrain(self, q: CacheQuery, vectors: np.ndarray, answers: Sequence[str]) -> int:
+        """Evidence from labelled pairs (a route's eval data), once per route version across replicas.
+
+        *q* names the route, version, settings and task; each pair is asked against all the others.
+        """
+        semantic = q.settings.semantic
+        floor = q.settings.threshold_for(q.task)
+        if semantic.active_rule != "bounded" or floor is None or len(answers) < 2:
+            return 0
+        space = evidence_space(q)
+        if not await self.evidence.claim(space):
+            return 0
+        digests = [text_digest(answer, semantic.comparison(q.task)) for answer in answers]
+        found = observations_by_leave_one_out(vectors, digests, semantic.neighbours, floor)
+        return await self.evidence.pretrain(space, found)
 
     async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         if not key:

@@ -54,6 +54,8 @@ class SemanticSettings(Strict):
     `compare` decides when two answers agree: `normalised` (case, spacing and end punctuation aside;
     the default for classification and generation), `exact`, or `json` (equal once parsed; extraction).
     `guard` refuses hits between questions that differ by a negation, number, name or antonym.
+    `pretrain` seeds the bounded rule's evidence from the route's eval data when the gateway starts
+    (each eval question asked against the others; once per route version, whatever the replicas).
     """
 
     enabled: bool = True
@@ -65,6 +67,7 @@ class SemanticSettings(Strict):
     verify_share: float = Field(0.02, ge=0, le=1)
     compare: AnswerComparison | None = None
     guard: bool = True
+    pretrain: bool = False
 
     @model_validator(mode="after")
     def _bound_needs_max_error(self) -> SemanticSettings:

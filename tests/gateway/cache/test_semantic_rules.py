@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from gateway.cache import ResponseCache, build_cache, evidence_space
@@ -127,7 +128,16 @@ def test_semantic_settings_keep_the_old_flag_and_check_the_bound() -> None:
     assert CacheSettings(semantic=True).semantic.active_rule == "threshold"
     assert BOUNDED.semantic.active_rule == "bounded"
     assert BOUNDED.threshold_for("generation") == 0.75  # a bound turns semantic hits on for any task
-    with pytest.raises(ValueError, match="needs cache.semantic.max_error"):
+    with pytest.raises(ValueError, match=r"needs cache\.semantic\.max_error"):
         SemanticSettings(rule="bounded")
     with pytest.raises(ValueError):
         SemanticSettings(max_error=0.01, surprise=1)
+
+
+async def test_pretraining_asks_each_pair_against_the_others_once(cache: TieredCache) -> None:
+    vectors = np.stack([unit(1), near(unit(1), 0.995, seed=2), near(unit(1), 0.995, seed=3), unit(9)])
+    q = query(settings=BOUNDED)
+    assert await cache.pretrain(q, vectors, ["balance", "Balance.", "balance", "top_up"]) == 3
+    assert sum(total for total, _ in cache.evidence.counts(evidence_space(q)).values()) == 3
+    assert await cache.pretrain(q, vectors, ["balance"] * 4) == 0  # once per route version
+    assert await cache.pretrain(query(settings=CacheSettings()), vectors, ["balance"] * 4) == 0  # not bounded
