@@ -3,7 +3,8 @@
 Each observation is added to `<prefix>:bound:<space>` (fields `<cell>:n` and `<cell>:w`) and to this
 process's view at once; a follower task reloads the hashes of the spaces this replica serves every
 `refresh_s`, so evidence gathered by the other replicas arrives within that time. A Redis fault loses
-the observation (evidence, not an answer) and never reaches the request.
+the observation (evidence, not an answer) and never reaches the request. A space untouched for
+EVIDENCE_TTL_S expires.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway.cache.evidence import Evidence
 from gateway.cache.guard import ThrottledWarning
 
 logger = logging.getLogger(__name__)
+EVIDENCE_TTL_S = 30 * 86400
 
 
 class RedisEvidence(Evidence):
@@ -49,7 +51,7 @@ class RedisEvidence(Evidence):
 
     async def claim(self, space: str) -> bool:
         try:
-            return bool(await self._client.set(f"{self._key(space)}:pretrained", b"1", nx=True))
+            return bool(await self._client.set(f"{self._key(space)}:pretrained", b"1", nx=True, ex=EVIDENCE_TTL_S))
         except (RedisError, OSError) as exc:
             self._warning.warn(f"bounded cache not pre-trained, Redis unavailable: {type(exc).__name__}: {exc}")
             return False
@@ -78,6 +80,8 @@ class RedisEvidence(Evidence):
             pipe.hincrby(self._key(space), f"{field}:n", total)
             if wrong:
                 pipe.hincrby(self._key(space), f"{field}:w", wrong)
+        # A route version nobody serves any more stops being touched and ages out.
+        pipe.expire(self._key(space), EVIDENCE_TTL_S)
         try:
             await pipe.execute()
         except (RedisError, OSError) as exc:

@@ -72,6 +72,8 @@ class Preparer:
         plan.record.latency.cache_ms = _ms(started)
         if plan.lookup.response is not None:
             plan.answered_from_cache = True
+            # what the hit saved is priced on these (the large model's counterfactual cost)
+            plan.messages = plan.query.messages
             earlier = plan.lookup.response.get("ragway") or {}
             plan.target, plan.model = earlier.get("target", "cache"), earlier.get("model", "")
             plan.reason = f"cache: {plan.lookup.header()}"
