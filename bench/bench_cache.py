@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 from bench.cache_replay import Dataset, Row, agreement, bounded, load, replay, threshold
 from bench.report import write_section
 from gateway.cache import CacheControl, CacheQuery, ResponseCache, build_cache
-from gateway.config.route_sections import CacheSettings
+from gateway.config.route_sections import DEFAULT_SEMANTIC_THRESHOLDS, CacheSettings
 from gateway.config.stores import CacheStoreConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -186,6 +186,11 @@ def rows_markdown(rows: dict[str, list[Row]]) -> str:
 def semantic_markdown(rows: dict[str, list[Row]], ds: Dataset, source: str) -> str:
     pick = pick_classification(rows["threshold"])
     chosen = next(r for r in rows["threshold"] if float(r.name) == pick)
+    held = [r.name for r in rows["bounded"] if r.wrong <= float(r.name.split()[-1].rstrip("%")) / 100]
+    missed = [f"{r.name} ({r.wrong:.2%} wrong)" for r in rows["bounded"] if r.name not in held]
+    outcome = (f"On test the wrong share stayed within the bound at {', '.join(held) or 'no setting'}"
+               + (f", and not at {', '.join(missed)}." if missed else "."))
+    default = DEFAULT_SEMANTIC_THRESHOLDS["classification"]
     return "\n".join([
         f"Warmed with {source} train ({len(ds.train_texts):,} answers), then {len(ds.test_texts):,} test "
         "questions replayed in a shuffled order (seed 1) through the real in-process cache; all-MiniLM-L6-v2 "
@@ -200,11 +205,14 @@ def semantic_markdown(rows: dict[str, list[Row]], ds: Dataset, source: str) -> s
         "",
         rows_markdown(rows),
         "",
-        f"Default threshold for classification (`DEFAULT_SEMANTIC_THRESHOLDS`) {pick:.2f}: the lowest whose "
-        f"wrong share stays within {FLOOR_MARGIN:.1%} of the near-duplicate floor ({chosen.hit_rate:.0%} hits at "
-        f"{chosen.wrong:.1%} wrong). No fixed threshold reaches 1% wrong at any useful hit rate: label "
-        "ambiguity between near-duplicates sets a floor that only per-neighbourhood evidence gets under. "
-        "Extraction and generation have no semantic hits unless a route sets a threshold or a `max_error`.",
+        outcome,
+        "",
+        f"Fixed thresholds: the lowest whose wrong share stays within {FLOOR_MARGIN:.1%} of the near-duplicate "
+        f"floor is {pick:.2f} ({chosen.hit_rate:.0%} hits at {chosen.wrong:.1%} wrong); the classification "
+        f"default (`DEFAULT_SEMANTIC_THRESHOLDS`) is {default:.2f}. No fixed threshold reaches 1% wrong at any "
+        "useful hit rate: label ambiguity between near-duplicates sets a floor that only per-neighbourhood "
+        "evidence gets under. Extraction and generation have no semantic hits unless a route sets a "
+        "threshold or a `max_error`.",
     ])
 
 

@@ -41,8 +41,11 @@ def test_verified_hit_is_logged_and_priced(tmp_path: Path, llama_url: str) -> No
     port = free_port()
     process = start_gateway(config, port, log_path=tmp_path / "gateway.log")
     try:
-        assert ask(port, "What is the capital city of France?").headers["x-ragway-cache"] == "miss"
+        first = ask(port, "What is the capital city of France?")
+        assert first.status_code == 200, first.text
+        assert first.headers["x-ragway-cache"] == "miss"
         hit = ask(port, "what's the capital of france")
+        assert hit.status_code == 200, hit.text
         assert hit.headers["x-ragway-cache"].startswith("semantic-hit;score=")
         assert "rule=threshold" in hit.headers["x-ragway-cache"]
         deadline, rows = time.monotonic() + 60, {}
