@@ -214,3 +214,18 @@ def test_log_traffic_reads_the_request_log_and_is_none_before_the_gateway_logged
     store.close()
 
     assert log_traffic(snapshot, "banking77", 30.0) == TrafficStats(requests=1, days=30.0, p95_ms=80.0)
+
+
+def test_any_labelled_csv_works_with_its_own_column_names(cli, tmp_path: Path) -> None:
+    other = tmp_path / "other.csv"
+    other.write_text("utterance,intent\n" + "".join(f'"{e.input}",{e.expected}\n' for e in GOLD), encoding="utf-8")
+
+    unnamed = cli("eval", "--route", "banking77", "--data", str(other))
+    named = cli("eval", "--route", "banking77", "--data", str(other), "--input-col", "utterance",
+                "--expected-col", "intent", "--variants", "prompt")
+
+    assert unnamed.exit_code == 1
+    assert "no column text, category (columns: utterance, intent)" in unnamed.stderr
+    assert "--input-col" in unnamed.stderr
+    assert named.exit_code == 0, named.output
+    assert "100.0%" in named.stdout
