@@ -83,5 +83,10 @@ def start_gateway(config_dir: Path, port: int, env: dict[str, str] | None = None
         [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config_dir), "--port", str(port)],
         cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
     )
-    wait_http(f"http://127.0.0.1:{port}/healthz", 120, process)
+    try:
+        # generous: a busy 2-core machine has taken over two minutes to import the gateway's stack
+        wait_http(f"http://127.0.0.1:{port}/healthz", 300, process)
+    except BaseException:
+        stop(process)  # never leave a half-started gateway behind
+        raise
     return process
