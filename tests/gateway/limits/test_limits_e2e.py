@@ -63,7 +63,9 @@ def start_replicas(root: Path, count: int) -> list[tuple[int, object]]:
 
     def one(i: int) -> None:
         port = free_port()
-        started.append((port, start_gateway(root, port, env=KEYS, log_path=root.parent / f"replica-{i}.log")))
+        # replicas import the gateway's stack all at once: on a busy 2-core machine that has taken minutes
+        started.append((port, start_gateway(root, port, env=KEYS, log_path=root.parent / f"replica-{i}.log",
+                                            timeout_s=900)))
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
     for thread in threads:
