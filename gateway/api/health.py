@@ -18,17 +18,24 @@ async def healthz() -> Response:
 
 @router.get("/readyz")
 async def readyz(deps: DepsDep) -> Response:
-    """Ready when every local model server answers; reports the last refused config edit."""
+    """Ready when every local model server answers; reports the last refused config edit.
+
+    A log store that is down does not make the gateway unready (requests are answered and their
+    records spooled): `log.status` says `degraded` and how many records wait in the spool.
+    """
     servers = {s.name: await s.is_ready() for s in deps.local_servers}
     ready = all(servers.values())
+    unavailable = dict(getattr(deps.config.live.resources, "unavailable", {}))
+    serving = sorted(name for name in deps.config.current.routes if name not in unavailable)
     body = {"status": "ready" if ready else "starting", "local_servers": servers,
-            "routes": sorted(deps.config.current.routes), "config_error": deps.config.last_error}
+            "routes": serving, "unavailable_routes": unavailable, "config_error": deps.config.last_error,
+            "log": deps.usage.health()}
     return json_response(body, 200 if ready else 503)
 
 
 @router.post("/admin/reload")
 async def reload(request: Request, deps: DepsDep) -> Response:
     deps.auth.admin(request.headers.get("authorization"))
-    result = deps.config.reload()
+    result = await deps.config.reload_soon()
     return json_response({"ok": result.ok, "message": result.message, "changed": list(result.changed)},
                          200 if result.ok else 400)

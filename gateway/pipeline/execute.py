@@ -10,7 +10,7 @@ from typing import Any
 from gateway.cache import replay_as_stream
 from gateway.config.policy import CascadePolicy
 from gateway.config.route import ClassifierTarget, ModelTarget
-from gateway.errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, RateLimited, UpstreamBadStream, UpstreamError, UpstreamTimeout
 from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing import Decision, Scope, SmallAnswer, next_target, out_of_scope, review
@@ -69,6 +69,8 @@ class TargetRunner:
         payload = dict(plan.payload(), stream_options={"include_usage": True})
         chunks = self.providers.get(spec.model).stream(payload).__aiter__()
         first = await anext(chunks, None)
+        if first is None:
+            raise UpstreamBadStream(f"model '{spec.model}' answered 200 with an empty stream")
         return _prepend(first, chunks)
 
     def _classify(self, plan: Plan) -> dict[str, Any]:
@@ -108,16 +110,17 @@ def _after_failure(plan: Plan, decision: Decision, exc: GatewayError) -> Decisio
 
 def _review(plan: Plan, decision: Decision, body: dict[str, Any]) -> Decision | None:
     """For a cascade's small answer: None to keep it, or the decision to escalate."""
-    policy = plan.config.policy if plan.config else None
-    if decision.escalate_to is None or not isinstance(policy, CascadePolicy):
+    config = plan.config
+    if config is None or decision.escalate_to is None or not isinstance(config.policy, CascadePolicy):
         return None
+    policy = config.policy
     if plan.scope is not None:
         return _scope_review(plan, policy)
     text = ((body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
     spec = plan.spec(decision.target)
     head = plan.resources.head(plan.name, decision.target) if isinstance(spec, ClassifierTarget) else None
-    labels = plan.config.labels or (head.labels if head else ())
-    verdict = review(policy, SmallAnswer(text, plan.confidence if head else None), labels, plan.config.task,
+    labels = config.labels or (head.labels if head else ())
+    verdict = review(policy, SmallAnswer(text, plan.confidence if head else None), labels, config.task,
                      calibrated=head.threshold if head else None)
     plan.reason = verdict.reason
     if not verdict.escalated:
@@ -146,9 +149,7 @@ def _last_user_text(plan: Plan) -> str:
     return ""
 
 
-async def _prepend(first: Chunk | None, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
-    if first is None:
-        return
+async def _prepend(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
     yield first
     async for chunk in rest:
         yield chunk

@@ -10,6 +10,7 @@ import numpy as np
 from gateway.cache import CacheLookup, CacheQuery
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig, Target
 from gateway.config.snapshot import Route
+from gateway.limits import NO_GRANT, Grant
 from gateway.pipeline.resources import RouteResources
 from gateway.pipeline.retrieve import NOTHING, Retrieved
 from gateway.routing import Decision, OutOfScope
@@ -37,6 +38,10 @@ class Plan:
     confidence: float | None = None
     scope: OutOfScope | None = None  # set when the small model found the query out of scope
     answered_from_cache: bool = False
+    # True for a request that shared another identical request's upstream call (billed on that one)
+    coalesced: bool = False
+    # what was reserved against budgets and rate limits, settled when the answer is recorded
+    grant: Grant = NO_GRANT
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,7 +70,7 @@ class Plan:
 
     def meta(self) -> dict[str, Any]:
         """The `ragway` extension field of a response: who answered, why, and what was retrieved."""
-        meta = {
+        meta: dict[str, Any] = {
             "route": self.name if self.route else None,
             "route_version": self.route.version if self.route else None,
             "target": self.target,

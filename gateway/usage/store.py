@@ -17,22 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Select,
-    String,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-)
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, Select, String, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.config.stores import LogStoreConfig
+from gateway.db import engine_url, migrate, open_engine, schema_version
 from gateway.migrations import Migration, MigrationPlan
 from gateway.usage.record import Latency, RequestRecord, Sample
 from gateway.usage.schema import MIGRATIONS, request_log, schema_migrations
@@ -53,27 +43,12 @@ class LoggedRecord:
     record: RequestRecord
 
 
-def engine_url(url: str, base_dir: Path | None = None) -> str:
-    """The SQLAlchemy URL for a log.url: psycopg 3 for PostgreSQL, relative SQLite paths under *base_dir*."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
-        path = Path(database)
-        if base_dir is not None and not path.is_absolute():
-            path = base_dir / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parsed = parsed.set(database=str(path))
-    return parsed.render_as_string(hide_password=False)
-
-
 class UsageStore:
     """Insert, query and prune request records; the schema is kept current by numbered migrations."""
 
     def __init__(self, url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.url = engine_url(url)
-        self._engine = _build_engine(self.url)
+        self._engine = open_engine(self.url)
         # SQLite writers take the write lock up front, so two writers queue instead of deadlocking.
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
         self._migrations = MigrationPlan(tuple(migrations), schema_migrations, _MIGRATION_LOCK_KEY)
@@ -90,21 +65,23 @@ class UsageStore:
 
     def migrate(self) -> int:
         """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
-        with self._writer.begin() as conn:
-            return self._migrations.apply(conn)
+        return migrate(self._engine, self._migrations)
 
     def version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
-        with self._engine.connect() as conn:
-            return self._migrations.current(conn)
+        return schema_version(self._engine, self._migrations)
 
     def insert_many(self, records: Sequence[RequestRecord]) -> int:
-        """Write *records* in one transaction; all or none are stored."""
-        if not records:
+        """Write *records* in one transaction; all or none are stored, and a record_id already stored is skipped."""
+        return self.insert_rows([to_row(rec) for rec in records])
+
+    def insert_rows(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Like insert_many for rows made by `to_row` (the spool keeps those); missing columns take defaults."""
+        if not rows:
             return 0
         with self._writer.begin() as conn:
-            self._insert.run(conn, [to_row(rec) for rec in records])
-        return len(records)
+            self._insert.run(conn, [{**_ROW_DEFAULTS, **row} for row in rows])
+        return len(rows)
 
     def records(
         self,
@@ -151,6 +128,15 @@ class UsageStore:
         with self._engine.connect() as conn:
             return int(conn.scalar(query) or 0)
 
+    def totals(self, column: str, *, since: float) -> dict[str, tuple[int, int, float]]:
+        """(requests, tokens, USD) per value of *column* (key_id or route) since *since*; refusals left out."""
+        c = request_log.c
+        query = (select(c[column], func.count(), func.coalesce(func.sum(c.tokens_in + c.tokens_out), 0),
+                        func.coalesce(func.sum(c.cost_usd), 0.0))
+                 .where(c.ts >= since, c.decision != "refused").group_by(c[column]))
+        with self._engine.connect() as conn:
+            return {str(name): (int(n), int(tokens), float(usd)) for name, n, tokens, usd in conn.execute(query)}
+
     def prune(self, older_than: float) -> int:
         """Delete records with ts before *older_than*; return how many went."""
         with self._writer.begin() as conn:
@@ -169,7 +155,10 @@ class _InsertStatement:
 
     def __init__(self, engine: Engine) -> None:
         names = [c.name for c in request_log.columns if c.name != "id"]
-        compiled = insert(request_log).values({n: bindparam(n) for n in names}).compile(dialect=engine.dialect)
+        dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        # a record_id already stored is skipped: what makes a replayed or retried batch harmless
+        statement = dialect_insert(request_log).values({n: bindparam(n) for n in names})
+        compiled = statement.on_conflict_do_nothing(index_elements=["record_id"]).compile(dialect=engine.dialect)
         self.sql = str(compiled)
         self.order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
 
@@ -194,9 +183,13 @@ def to_row(rec: RequestRecord) -> dict[str, Any]:
 
 def from_row(row: Any) -> LoggedRecord:
     fields: dict[str, Any] = {name: row[name] for name in _RECORD_FIELDS}
+    fields["record_id"] = fields["record_id"] or ""
     latency = Latency(**{name: row[name] for name in _LATENCY_FIELDS})
     rec = RequestRecord(**fields, latency=latency, retrieved_ids=json.loads(row["retrieved_ids"]))
     return LoggedRecord(id=int(row["id"]), record=rec)
+
+
+_ROW_DEFAULTS = {**to_row(RequestRecord(ts=0.0, request_id="", route="")), "record_id": None}
 
 
 def _window(
@@ -214,27 +207,3 @@ def _window(
         if cond is not None
     ]
     return query.where(*conditions)
-
-
-def _build_engine(url: str) -> Engine:
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # pysqlite's own implicit transactions skip DDL; hand BEGIN to SQLAlchemy so migrations are atomic.
-    dbapi_conn.isolation_level = None
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
