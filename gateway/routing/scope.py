@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.config.route import UnknownSetting
+from gateway.config.route import UnknownAnswer, UnknownSetting
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,6 @@ def out_of_scope(setting: UnknownSetting | None, scope: Scope) -> OutOfScope | N
     if setting is None or not scope.novel:
         return None
     why = f"out of scope: similarity {scope.similarity:.2f} < {scope.bar:.2f}"
-    if setting == "escalate":
-        return OutOfScope(label=None, reason=why)
-    return OutOfScope(label=setting.answer, reason=f"{why} -> answer {setting.answer!r}")
+    if isinstance(setting, UnknownAnswer):
+        return OutOfScope(label=setting.answer, reason=f"{why} -> answer {setting.answer!r}")
+    return OutOfScope(label=None, reason=why)

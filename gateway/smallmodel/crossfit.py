@@ -47,7 +47,7 @@ def out_of_fold_logits(
             continue
         head = fit(x[train_rows], y[train_rows])
         scores = head.decision_function(x[held])
-        fitted = [column[str(label)] for label in head.classes_]
+        fitted = np.asarray([column[str(label)] for label in head.classes_], dtype=np.int64)
         if scores.ndim == 1:  # a binary head: one logit z for the second class
             scores = np.stack([np.zeros_like(scores), scores], axis=1)
         logits[np.ix_(np.flatnonzero(held), fitted)] = scores
