@@ -14,6 +14,7 @@
 
 Every error becomes one body, the OpenAI shape:
 ``{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}``.
+`message` is public; `detail` (an upstream's or library's own words) goes only to the server log.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ class GatewayError(Exception):
     type: ClassVar[str] = "server_error"
     code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 detail: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.detail = detail
         if code is not None:
             self.code = code  # type: ignore[misc]
 

@@ -1,10 +1,21 @@
-"""OpenAI wire models for requests. Unknown fields are kept and passed on: clients send vendor extras."""
+"""OpenAI wire models for requests.
+
+Unknown fields are kept (clients send vendor extras) but reach a provider only through the allowlist
+in `gateway.wire_params`: fields that steer the call are refused here, at the boundary.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.errors import InvalidRequest
+from gateway.wire_params import OPENAI_CHAT_PARAMS, is_steering
+
+# Integers past these bounds are not a request a provider can serve; they would only overflow later.
+MAX_INT = 2**31 - 1
+SEED_BOUND = 2**63 - 1
 
 
 class Wire(BaseModel):
@@ -38,11 +49,15 @@ class ChatCompletionRequest(Wire):
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_INT)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_INT)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-SEED_BOUND, le=SEED_BOUND)
     n: int | None = Field(None, ge=1, le=1)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -56,9 +71,30 @@ class ChatCompletionRequest(Wire):
                 return message.text()
         return self.messages[-1].text()
 
-    def upstream_params(self) -> dict[str, Any]:
-        """Every field but model, messages and the gateway's own, as sent by the client."""
+    @model_validator(mode="after")
+    def _refuse_steering(self) -> ChatCompletionRequest:
+        # InvalidRequest is not a ValueError, so pydantic lets it through as the 400 it is
+        for name in self.model_extra or {}:
+            if is_steering(name):
+                raise InvalidRequest(f"'{name}' may not be sent: it chooses where or how the gateway calls the "
+                                     "provider, which only the gateway's config sets", param=name,
+                                     code="forbidden_parameter")
+        return self
+
+    def upstream_params(self, passthrough: frozenset[str] = frozenset(), refuse_unknown: bool = False
+                        ) -> dict[str, Any]:
+        """The parameters a provider receives: OpenAI's chat parameters and the route's *passthrough* names.
+
+        Other fields are dropped, or refused when *refuse_unknown* (a route's `unknown_params: refuse`).
+        """
         data = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
+        unknown = sorted(name for name in data if name not in OPENAI_CHAT_PARAMS and name not in passthrough)
+        if unknown and refuse_unknown:
+            raise InvalidRequest(f"unknown parameter '{unknown[0]}': this route forwards only OpenAI chat "
+                                 "parameters and its passthrough_params", param=unknown[0],
+                                 code="unknown_parameter")
+        for name in unknown:
+            del data[name]
         return data
 
 

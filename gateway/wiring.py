@@ -56,7 +56,7 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)
     return Deps(
         config=store,
-        auth=Authenticator(gateway.api.auth),
+        auth=Authenticator(gateway.auth),
         providers=providers,
         embedder=batcher,
         cache=cache,

@@ -31,10 +31,17 @@ async def chat_completions(request: Request) -> Response:
     except GatewayError as exc:
         deps.service.refuse(ctx, exc)
         raise
-    if body.stream:
-        events, headers = await deps.service.open_stream(body, ctx)
-        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
-    answer, headers = await deps.service.complete(body, ctx)
+    try:
+        if body.stream:
+            events, headers = await deps.service.open_stream(body, ctx)
+            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+        answer, headers = await deps.service.complete(body, ctx)
+    except GatewayError:
+        raise
+    except Exception:
+        # a fault of ours still leaves its line in the request log; the 500 handler logs the traceback
+        deps.service.refuse(ctx, GatewayError("internal error"), body.model)
+        raise
     return json_response(answer, headers=headers)
 
 

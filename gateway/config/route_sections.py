@@ -43,6 +43,8 @@ class CacheSettings(Strict):
     provider's default, which is nonzero, so it is not cached unless the route says so.
     `semantic_threshold` None means the task's default: 0.94 for classification, semantic hits off
     for extraction and generation (set a threshold to turn them on).
+    `scope: key` keeps each client key's entries to that key, so one client can neither read another's
+    answers nor learn what it asked; `global` shares entries between keys (a public FAQ route).
     """
 
     enabled: bool = True
@@ -50,6 +52,7 @@ class CacheSettings(Strict):
     semantic: bool = True
     semantic_threshold: float | None = Field(None, ge=0, le=1)
     cache_nonzero_temperature: bool = False
+    scope: Literal["key", "global"] = "key"
 
     def threshold_for(self, task: str) -> float | None:
         """The cosine similarity a semantic hit needs on this route; None when semantic hits are off."""

@@ -66,7 +66,7 @@ class Preparer:
             index_versions=plan.resources.index_versions(plan.config),
             messages=[m.model_dump(exclude_none=True) for m in req.messages], params=plan.params,
             vector=plan.vector, settings=plan.config.cache, control=parse_cache_control(ctx.headers),
-            task=plan.config.task,
+            task=plan.config.task, scope=ctx.key_id if plan.config.cache.scope == "key" else "",
         )
         plan.lookup = await self.cache.lookup(plan.query)
         plan.record.latency.cache_ms = _ms(started)
@@ -116,7 +116,7 @@ def needs_vector(config: RouteConfig) -> bool:
 
 def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, Any]:
     """The client's parameters with the route's defaults filled in where the client sent none."""
-    params = req.upstream_params()
+    params = req.upstream_params(frozenset(config.passthrough_params), config.unknown_params == "refuse")
     defaults = config.params
     if defaults.temperature is not None:
         params.setdefault("temperature", defaults.temperature)

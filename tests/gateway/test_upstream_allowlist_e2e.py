@@ -1,0 +1,178 @@
+"""No client can steer the upstream: a real gateway process, auth closed, a recording upstream on loopback.
+
+The recording upstream plays the attacker's server in the exfiltration test (it must see nothing) and
+the provider in the forwarding tests (it shows exactly which fields and which key arrived).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from tests.recording_upstream import ANSWER, INTERNAL_TRACE, RecordingUpstream
+from tests.servers import free_port, start_gateway, stop, wait_for, write_config
+
+pytestmark = pytest.mark.slow
+
+PROVIDER_KEY = "sk-provider-secret-0123456789"
+KEYS = {"T_KEY_A": "sk-client-a", "T_KEY_B": "sk-client-b", "T_ADMIN": "sk-admin", "T_PROVIDER_KEY": PROVIDER_KEY}
+STEERING = ["api_base", "base_url", "api_key", "custom_llm_provider", "mock_response", "extra_headers",
+            "headers", "timeout", "num_retries", "model_list", "litellm_params", "fallbacks", "azure_ad_token"]
+
+
+def _route(target_model: str, **extra) -> dict:
+    return {"task": "generation", "targets": {"large": {"model": target_model}},
+            "policy": {"kind": "fixed", "target": "large"}, "params": {"temperature": 0, "max_tokens": 8}, **extra}
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[RecordingUpstream]:
+    with RecordingUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("allowlist")
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: RecordingUpstream, root: Path) -> Iterator[str]:
+    models = {
+        # the victim: a provider model with a key and no api_base (litellm's default endpoint)
+        "keyed": {"model": "openai/gpt-4o-mini", "api_key_env": "T_PROVIDER_KEY", "provider": "litellm",
+                  "retries": 0, "timeout_s": 5},
+        "via-litellm": {"model": "openai/rec", "api_base": upstream.url, "api_key_env": "T_PROVIDER_KEY",
+                        "provider": "litellm", "retries": 0},
+        "direct": {"model": "openai/rec", "api_base": upstream.url, "api_key_env": "T_PROVIDER_KEY", "retries": 0},
+    }
+    routes = {
+        "keyed-route": _route("keyed"),
+        "rec": _route("via-litellm"),
+        "rec-direct": _route("direct"),
+        "rec-global": _route("direct", cache={"scope": "global"}),
+        "rec-pass": _route("direct", passthrough_params=["foo"]),
+        "rec-strict": _route("direct", unknown_params="refuse"),
+    }
+    auth = {"open": False, "client_key_envs": ["T_KEY_A", "T_KEY_B"], "admin_key_envs": ["T_ADMIN"]}
+    log = {"url": f"sqlite:///{root / 'requests.db'}", "flush_interval_s": 0.1}
+    write_config(root, {"auth": auth, "models": models, "log": log}, routes)
+    port = free_port()
+    process = start_gateway(root, port, env=KEYS, log_path=root / "gateway.log")
+    yield f"http://127.0.0.1:{port}"
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def log_db(gateway: str, root: Path) -> Path:
+    return root / "requests.db"
+
+
+def _post(gateway: str, body: dict, key: str = "sk-client-a", request_id: str | None = None) -> httpx.Response:
+    headers = {"authorization": f"Bearer {key}", **({"x-request-id": request_id} if request_id else {})}
+    return httpx.post(f"{gateway}/v1/chat/completions", json=body, timeout=30, headers=headers)
+
+
+def _chat(model: str, text: str = "hello", **extra) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def test_exfiltration_request_is_refused_and_never_reaches_the_attacker(gateway: str,
+                                                                         upstream: RecordingUpstream) -> None:
+    before = len(upstream.seen)
+    for model in ("keyed", "keyed-route"):
+        response = _post(gateway, _chat(model, api_base=upstream.url))
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["param"] == "api_base" and error["code"] == "forbidden_parameter"
+    assert len(upstream.seen) == before
+    assert all(PROVIDER_KEY not in str(seen.headers) for seen in upstream.seen)
+
+
+@pytest.mark.parametrize("field", STEERING)
+def test_every_steering_field_is_a_400_naming_it(gateway: str, upstream: RecordingUpstream, field: str) -> None:
+    before = len(upstream.seen)
+    value = {"mock_response": "forged answer", "fallbacks": ["keyed"], "model_list": []}.get(field, upstream.url)
+    response = _post(gateway, _chat("rec", **{field: value}))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == field
+    assert field in response.json()["error"]["message"]
+    assert len(upstream.seen) == before
+
+
+@pytest.mark.parametrize("route", ["rec", "rec-direct"])
+def test_only_allowlisted_fields_reach_the_provider_with_the_configured_key(
+    gateway: str, upstream: RecordingUpstream, route: str
+) -> None:
+    client = OpenAI(base_url=f"{gateway}/v1", api_key="sk-client-a", max_retries=0)
+    completion = client.chat.completions.create(
+        model=route, messages=[{"role": "user", "content": f"allowlist {route}"}], temperature=0, seed=7,
+        extra_body={"foo": 1e20, "vendor_extra": {"x": 1}},
+    )
+    assert completion.choices[0].message.content == ANSWER
+    seen = upstream.seen[-1]
+    assert seen.headers["authorization"] == f"Bearer {PROVIDER_KEY}"
+    assert seen.body["seed"] == 7 and seen.body["temperature"] == 0
+    assert "foo" not in seen.body and "vendor_extra" not in seen.body
+
+
+def test_route_passthrough_params_are_forwarded(gateway: str, upstream: RecordingUpstream) -> None:
+    response = _post(gateway, _chat("rec-pass", text="passthrough", foo=1e20, bar=1))
+    assert response.status_code == 200, response.text
+    assert upstream.seen[-1].body["foo"] == 1e20 and "bar" not in upstream.seen[-1].body
+
+
+def test_route_can_refuse_unknown_fields(gateway: str) -> None:
+    response = _post(gateway, _chat("rec-strict", bar=1))
+    assert response.status_code == 400
+    assert response.json()["error"] == {"message": response.json()["error"]["message"], "type":
+                                         "invalid_request_error", "param": "bar", "code": "unknown_parameter"}
+
+
+def test_huge_numbers_are_never_500(gateway: str) -> None:
+    for body in (_chat("rec-pass", text="big numbers", foo=1e20), _chat("rec-pass", text="big", foo=-1e300),
+                 _chat("rec", max_tokens=10**30), _chat("rec", seed=2**70), _chat("rec", temperature=1e308),
+                 _chat("rec", top_logprobs=10**9), _chat("rec", foo=10**40)):
+        response = _post(gateway, body)
+        assert response.status_code in (200, 400), (body, response.text)
+
+
+def test_cache_entries_stay_with_their_key(gateway: str, upstream: RecordingUpstream) -> None:
+    body = _chat("rec-direct", text="a private question")
+    assert _post(gateway, body, "sk-client-a").headers["x-ragway-cache"] == "miss"
+    assert _post(gateway, body, "sk-client-a").headers["x-ragway-cache"] == "hit"
+    assert _post(gateway, body, "sk-client-b").headers["x-ragway-cache"] == "miss"
+    shared = _chat("rec-global", text="a public question")
+    assert _post(gateway, shared, "sk-client-a").headers["x-ragway-cache"] == "miss"
+    assert _post(gateway, shared, "sk-client-b").headers["x-ragway-cache"] == "hit"
+
+
+def test_upstream_internals_stay_in_the_server_log(gateway: str) -> None:
+    for route in ("rec", "rec-direct"):
+        response = _post(gateway, _chat(route, text="fail with 500"))
+        assert response.status_code == 502, response.text
+        assert INTERNAL_TRACE not in response.text and "secret_module" not in response.text
+        assert response.json()["error"]["message"].startswith("model ")
+
+
+def test_refused_and_failed_requests_are_in_the_request_log(gateway: str, log_db: Path) -> None:
+    probes = {"allowlist-refused": (_chat("rec", api_key="x"), 400),
+              "allowlist-strict": (_chat("rec-strict", bar=1), 400),
+              "allowlist-failed": (_chat("rec-direct", text="fail with 500 again"), 502),
+              "allowlist-badkey": (_chat("rec"), 401)}
+    for request_id, (body, status) in probes.items():
+        key = "sk-wrong" if request_id.endswith("badkey") else "sk-client-a"
+        assert _post(gateway, body, key, request_id).status_code == status
+
+    def logged() -> dict[str, int]:
+        with sqlite3.connect(log_db) as db:
+            rows = db.execute("select request_id, status from request_log where request_id like 'allowlist-%'")
+            return dict(rows.fetchall())
+
+    assert wait_for(lambda: len(logged()) == len(probes), 15), logged()
+    assert logged() == {request_id: status for request_id, (_, status) in probes.items()}
