@@ -31,7 +31,8 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
             _freeze_startup_heap()
             yield
 
-    app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # /openapi.json is served by gateway.api.health, behind a key unless auth.public_docs is set
+    app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     for router in (chat.router, models.router, health.router, logs.router):

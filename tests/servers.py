@@ -83,5 +83,9 @@ def start_gateway(config_dir: Path, port: int, env: dict[str, str] | None = None
         [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config_dir), "--port", str(port)],
         cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
     )
-    wait_http(f"http://127.0.0.1:{port}/healthz", 120, process)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", 120, process)
+    except Exception:
+        stop(process)  # a gateway that never came up must not outlive the test
+        raise
     return process

@@ -36,8 +36,15 @@ def _request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "")
 
 
+# Basic lets a browser ask for the key when it opens /dashboard; API clients send Bearer.
+CHALLENGE = 'Bearer realm="ragway", Basic realm="ragway"'
+
+
 async def gateway_error(request: Request, exc: GatewayError) -> Response:
-    return json_response(exc.body(), exc.status, {"x-request-id": _request_id(request)})
+    headers = {"x-request-id": _request_id(request)}
+    if exc.status == 401:
+        headers["www-authenticate"] = CHALLENGE
+    return json_response(exc.body(), exc.status, headers)
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness, readiness, the admin reload and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -17,13 +17,24 @@ async def healthz() -> Response:
 
 
 @router.get("/readyz")
-async def readyz(deps: DepsDep) -> Response:
-    """Ready when every local model server answers; reports the last refused config edit."""
+async def readyz(request: Request, deps: DepsDep) -> Response:
+    """Ready when every local model server answers. Only an admin key sees which servers, which routes
+    and the last refused config edit (it names files): a load balancer needs the status alone."""
     servers = {s.name: await s.is_ready() for s in deps.local_servers}
     ready = all(servers.values())
-    body = {"status": "ready" if ready else "starting", "local_servers": servers,
-            "routes": sorted(deps.config.current.routes), "config_error": deps.config.last_error}
+    body: dict = {"status": "ready" if ready else "starting"}
+    if deps.auth.is_admin(request.headers.get("authorization")):
+        body.update(local_servers=servers, routes=sorted(deps.config.current.routes),
+                    config_error=deps.config.last_error)
     return json_response(body, 200 if ready else 503)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request, deps: DepsDep) -> Response:
+    """The API description; a client key is needed unless auth.public_docs is set."""
+    if not deps.config.current.gateway.auth.public_docs:
+        deps.auth.client(request.headers.get("authorization"))
+    return json_response(request.app.openapi())
 
 
 @router.post("/admin/reload")

@@ -10,6 +10,7 @@ import typer
 
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, fail, offline_env
 from gateway.config import load_snapshot
+from gateway.config.gateway_file import check_bind
 from gateway.errors import ConfigError
 
 
@@ -32,6 +33,10 @@ def serve(
     except ConfigError as exc:
         fail(str(exc))
     server = snapshot.gateway.server
+    try:
+        check_bind(snapshot.gateway.auth, host or server.host)
+    except ValueError as exc:
+        fail(str(exc))
     # Workers import the app by name, so the config directory travels in the environment.
     os.environ["RAGWAY_CONFIG"] = str(snapshot.root)
     uvicorn.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Literal
 
@@ -19,11 +20,18 @@ class ServerConfig(Strict):
 
 
 class AuthConfig(Strict):
-    """Keys are named by environment variable; the secret never appears in config."""
+    """Keys are named by environment variable; the secret never appears in config.
+
+    `metrics_key_envs` are keys for /metrics and /dashboard only (a Prometheus bearer token), so the
+    scraper needs no admin key. `public_docs: true` serves /openapi.json without a key.
+    `open: true` serves without keys and so binds only a loopback address.
+    """
 
     open: bool = False
     client_key_envs: list[str] = []
     admin_key_envs: list[str] = []
+    metrics_key_envs: list[str] = []
+    public_docs: bool = False
 
     @model_validator(mode="after")
     def _needs_keys_unless_open(self) -> AuthConfig:
@@ -73,6 +81,23 @@ class LocalServerConfig(Strict):
     start_timeout_s: float = Field(120.0, gt=0)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(auth: AuthConfig, host: str) -> None:
+    """Open mode answers anyone who can connect, so it serves only this machine."""
+    if auth.open and not is_loopback(host):
+        raise ValueError(f"auth.open: true serves without keys, so it binds only a loopback address "
+                         f"(127.0.0.1, ::1, localhost), not {host}; set auth.open: false and client_key_envs "
+                         "to serve other machines")
+
+
 class GatewayConfig(Strict):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig(open=True)
@@ -82,3 +107,8 @@ class GatewayConfig(Strict):
     cache: CacheStoreConfig = CacheStoreConfig()
     log: LogStoreConfig = LogStoreConfig()
     indexes_dir: str = "indexes"
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> GatewayConfig:
+        check_bind(self.auth, self.server.host)
+        return self

@@ -1,26 +1,32 @@
-"""No client can steer the upstream: a real gateway process, auth closed, a recording upstream on loopback.
+"""The security boundary, on a real gateway process with auth closed and a recording upstream on loopback.
 
-The recording upstream plays the attacker's server in the exfiltration test (it must see nothing) and
-the provider in the forwarding tests (it shows exactly which fields and which key arrived).
+No client can steer the upstream: the recording upstream plays the attacker's server in the
+exfiltration test (it must see nothing) and the provider in the forwarding tests (it shows exactly
+which fields and which key arrived). Every endpoint is behind its key: a test walks the app's route
+table, so an endpoint added later cannot be forgotten.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from openai import OpenAI
 
+from gateway.app import create_app
 from tests.recording_upstream import ANSWER, INTERNAL_TRACE, RecordingUpstream
 from tests.servers import free_port, start_gateway, stop, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
 PROVIDER_KEY = "sk-provider-secret-0123456789"
-KEYS = {"T_KEY_A": "sk-client-a", "T_KEY_B": "sk-client-b", "T_ADMIN": "sk-admin", "T_PROVIDER_KEY": PROVIDER_KEY}
+KEYS = {"T_KEY_A": "sk-client-a", "T_KEY_B": "sk-client-b", "T_ADMIN": "sk-admin", "T_METRICS": "sk-metrics",
+        "T_PROVIDER_KEY": PROVIDER_KEY}
+PUBLIC = {"/healthz", "/readyz"}
 STEERING = ["api_base", "base_url", "api_key", "custom_llm_provider", "mock_response", "extra_headers",
             "headers", "timeout", "num_retries", "model_list", "litellm_params", "fallbacks", "azure_ad_token"]
 
@@ -59,7 +65,8 @@ def gateway(upstream: RecordingUpstream, root: Path) -> Iterator[str]:
         "rec-pass": _route("direct", passthrough_params=["foo"]),
         "rec-strict": _route("direct", unknown_params="refuse"),
     }
-    auth = {"open": False, "client_key_envs": ["T_KEY_A", "T_KEY_B"], "admin_key_envs": ["T_ADMIN"]}
+    auth = {"open": False, "client_key_envs": ["T_KEY_A", "T_KEY_B"], "admin_key_envs": ["T_ADMIN"],
+            "metrics_key_envs": ["T_METRICS"]}
     log = {"url": f"sqlite:///{root / 'requests.db'}", "flush_interval_s": 0.1}
     write_config(root, {"auth": auth, "models": models, "log": log}, routes)
     port = free_port()
@@ -176,3 +183,75 @@ def test_refused_and_failed_requests_are_in_the_request_log(gateway: str, log_db
 
     assert wait_for(lambda: len(logged()) == len(probes), 15), logged()
     assert logged() == {request_id: status for request_id, (_, status) in probes.items()}
+
+
+def _endpoints(root: Path) -> list[tuple[str, str]]:
+    """(method, path) for every route the app serves, read from its route table."""
+    app = create_app(root, watch=False)
+    found = [(method, route.path) for route in _flatten(app.routes)
+             for method in getattr(route, "methods", None) or () if method != "HEAD"]
+    assert ("POST", "/v1/chat/completions") in found and ("GET", "/metrics") in found
+    return sorted(found)
+
+
+def _flatten(routes: list) -> Iterator:
+    """Routes with included routers opened up (FastAPI keeps an included router as one entry)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _flatten(inner.routes) if inner is not None else (route,)
+
+
+def _call(gateway: str, method: str, path: str, key: str | None) -> httpx.Response:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    url = gateway + path.replace("{", "").replace("}", "")
+    return httpx.request(method, url, headers=headers, json={} if method == "POST" else None, timeout=30)
+
+
+def test_every_endpoint_but_health_needs_a_key(gateway: str, root: Path) -> None:
+    endpoints = _endpoints(root)
+    for method, path in endpoints:
+        for key in (None, "sk-wrong"):
+            response = _call(gateway, method, path, key)
+            if path in PUBLIC:
+                assert response.status_code in (200, 503), (method, path)
+            else:
+                assert response.status_code == 401, (method, path, key, response.status_code)
+                assert response.json()["error"]["type"] == "authentication_error"
+                assert "Basic" in response.headers["www-authenticate"]
+
+
+def test_admin_and_metrics_endpoints_refuse_client_keys(gateway: str) -> None:
+    for method, path in (("GET", "/metrics"), ("GET", "/dashboard"), ("GET", "/dashboard/plotly.min.js"),
+                         ("GET", "/v1/logs/summary"), ("POST", "/admin/reload")):
+        assert _call(gateway, method, path, "sk-client-a").status_code == 401, path
+    assert _call(gateway, "GET", "/metrics", "sk-metrics").status_code == 200
+    assert _call(gateway, "GET", "/metrics", "sk-admin").status_code == 200
+    assert _call(gateway, "GET", "/v1/logs/summary", "sk-metrics").status_code == 401
+    dashboard = httpx.get(f"{gateway}/dashboard", auth=("anyone", "sk-metrics"), timeout=30)
+    assert dashboard.status_code == 200 and "plotly" in dashboard.text
+
+
+def test_readyz_shows_details_only_to_an_admin(gateway: str) -> None:
+    bare = httpx.get(f"{gateway}/readyz", timeout=10)
+    assert bare.json() == {"status": "ready"}
+    client = httpx.get(f"{gateway}/readyz", headers={"authorization": "Bearer sk-client-a"}, timeout=10)
+    assert client.json() == {"status": "ready"}
+    admin = httpx.get(f"{gateway}/readyz", headers={"authorization": "Bearer sk-admin"}, timeout=10).json()
+    assert admin["status"] == "ready" and "rec" in admin["routes"] and "config_error" in admin
+
+
+def test_openapi_needs_a_client_key(gateway: str) -> None:
+    assert httpx.get(f"{gateway}/openapi.json", timeout=10).status_code == 401
+    spec = httpx.get(f"{gateway}/openapi.json", headers={"authorization": "Bearer sk-client-a"}, timeout=10)
+    assert spec.status_code == 200 and spec.json()["info"]["title"] == "ragway"
+
+
+@pytest.mark.parametrize("since", ["99999999999d", "1e9d", "3650d", "0001-01-01T00:00", "999999999999999999h"])
+def test_log_windows_are_capped_and_never_500(gateway: str, since: str) -> None:
+    admin = {"authorization": "Bearer sk-admin"}
+    summary = httpx.get(f"{gateway}/v1/logs/summary", params={"since": since}, headers=admin, timeout=30)
+    dashboard = httpx.get(f"{gateway}/dashboard", params={"since": since}, headers=admin, timeout=30)
+    assert summary.status_code in (200, 400) and dashboard.status_code in (200, 400), (summary.text, dashboard.text)
+    if summary.status_code == 200:
+        start = datetime.fromisoformat(summary.json()["since"])
+        assert datetime.now(UTC) - start <= timedelta(days=90, minutes=1)
