@@ -7,6 +7,7 @@ from pathlib import Path
 from retrieval.errors import IndexNotFound
 from retrieval.index import VectorIndex
 from retrieval.manifest import MANIFEST_FILE
+from retrieval.names import check_name
 
 
 class IndexRegistry:
@@ -32,8 +33,8 @@ class IndexRegistry:
 
 def require_index(indexes_dir: Path, name: str) -> Path:
     """The folder of index *name*; IndexNotFound (listing the built ones) when it has no manifest."""
-    folder = Path(indexes_dir) / name
-    if name.startswith(".") or not (folder / MANIFEST_FILE).is_file():
+    folder = Path(indexes_dir) / check_name(name)
+    if not (folder / MANIFEST_FILE).is_file():
         known = ", ".join(index_names(Path(indexes_dir))) or "none"
         raise IndexNotFound(
             f"index '{name}' not found in {indexes_dir} (built: {known}); "

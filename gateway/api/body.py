@@ -14,14 +14,25 @@ from gateway.errors import InvalidRequest, PayloadTooLarge
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_json(request: Request, model: type[M], limit: int) -> M:
-    """Body size checked before and after reading; malformed JSON and bad fields are 400s."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read chunk by chunk and refused as soon as it passes *limit*, chunked or not:
+    a client cannot make the gateway hold more than *limit* bytes of its body."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"request body of {len(raw)} bytes exceeds the limit of {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def read_json(request: Request, model: type[M], limit: int) -> M:
+    """Body size checked while reading; malformed JSON and bad fields are 400s."""
+    raw = await read_body(request, limit)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

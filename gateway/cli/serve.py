@@ -28,6 +28,8 @@ def serve(
     offline_env()
     import uvicorn
 
+    from gateway.http_guard import HEADER_TIMEOUT_ENV, MAX_CONNECTIONS_ENV, PROTOCOL
+
     try:
         snapshot = load_snapshot(Path(config))
     except ConfigError as exc:
@@ -37,8 +39,10 @@ def serve(
         check_bind(snapshot.gateway.auth, host or server.host)
     except ValueError as exc:
         fail(str(exc))
-    # Workers import the app by name, so the config directory travels in the environment.
+    # Workers import the app and the protocol by name, so their settings travel in the environment.
     os.environ["RAGWAY_CONFIG"] = str(snapshot.root)
+    os.environ[HEADER_TIMEOUT_ENV] = str(server.header_timeout_s)
+    os.environ[MAX_CONNECTIONS_ENV] = str(server.max_connections)
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
@@ -48,4 +52,8 @@ def serve(
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=30,
+        http=PROTOCOL,
+        timeout_keep_alive=server.keep_alive_s,
+        limit_concurrency=server.limit_concurrency,
+        backlog=server.backlog,
     )

@@ -13,10 +13,22 @@ from gateway.config.stores import CacheStoreConfig, EmbedderConfig, LogStoreConf
 
 
 class ServerConfig(Strict):
+    """Where and how uvicorn serves, with the limits that keep one client from holding the gateway.
+
+    A request's headers must arrive within `header_timeout_s`; an idle keep-alive connection closes
+    after `keep_alive_s`; connections past `max_connections` (per worker) are closed as accepted;
+    requests in flight past `limit_concurrency` get a 503; bodies past `max_body_bytes` a 413.
+    """
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     workers: int = Field(1, ge=1)
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
+    keep_alive_s: float = Field(5.0, gt=0, le=300)
+    max_connections: int = Field(4096, ge=1)
+    limit_concurrency: int | None = Field(None, ge=1)
+    backlog: int = Field(2048, ge=1)
 
 
 class AuthConfig(Strict):

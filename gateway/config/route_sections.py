@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from gateway.config.base import Strict
+from retrieval.names import check_name
 
 
 class IndexUse(Strict):
-    index: str
+    index: Annotated[str, AfterValidator(check_name)]
     k: int = Field(4, ge=1, le=100)
     min_score: float = Field(0.0, ge=-1, le=1)
     # MMR: fetch `candidates` nearest rows, keep k trading relevance (lambda=1) against diversity (lambda=0).

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import Strict
 
@@ -27,24 +28,49 @@ class EmbedderConfig(Strict):
     cache_size: int = Field(4096, ge=0)
     # Longer inputs are refused with a 400: the model reads only its first 256 tokens anyway.
     max_input_chars: int = Field(16_000, ge=1)
+    # /v1/embeddings: inputs per request, and how many of them join the batcher's queue at once, so
+    # a request of thousands of texts lets chat requests' texts into every next forward pass
+    max_inputs: int = Field(2048, ge=1, le=100_000)
+    request_slice: int = Field(16, ge=1, le=1024)
 
 
 CACHE_SCHEMES = ("memory://", "redis://", "rediss://", "unix://")
 
 
+def url_from_env(data: Any, section: str) -> Any:
+    """`url_env: NAME` puts the URL (and the password in it) in the environment, never in gateway.yaml:
+    the URL is read from NAME once, at start."""
+    if not isinstance(data, dict) or not data.get("url_env"):
+        return data
+    if "url" in data:
+        raise ValueError(f"{section}: set url or url_env, not both")
+    name = data["url_env"]
+    value = os.environ.get(name)
+    if not value:
+        raise ValueError(f"{section}.url_env names {name}, which is not set in the environment")
+    return {**data, "url": value}
+
+
 class CacheStoreConfig(Strict):
     """memory:// keeps the cache in-process; redis://host:port/db shares it across replicas.
 
+    `url_env: NAME` reads the URL (with its password) from the environment instead.
     With Redis, a call slower than `socket_timeout_ms` counts as a failure; after a failure the cache
     answers "miss" without asking Redis for `retry_after_s`, then tries again.
     """
 
     enabled: bool = True
-    url: str = "memory://"
+    url: str = Field("memory://", repr=False)
+    url_env: str | None = None
     max_entries: int = Field(10_000, ge=1)
     key_prefix: str = Field("ragway:cache", min_length=1)
     socket_timeout_ms: float = Field(100.0, gt=0, le=10_000)
     retry_after_s: float = Field(1.0, ge=0, le=300)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_from_env(cls, data: Any) -> Any:
+        return url_from_env(data, "cache")
 
     @field_validator("url")
     @classmethod
@@ -58,11 +84,18 @@ class LogStoreConfig(Strict):
     """sqlite:///path for one machine; postgresql://... shared by all replicas.
 
     A relative SQLite path is taken relative to the directory holding the config directory.
-    `enabled: false` keeps metrics but stores no records.
+    `url_env: NAME` reads the URL from the environment instead (a PostgreSQL password stays out of
+    the file). `enabled: false` keeps metrics but stores no records.
     """
 
     enabled: bool = True
-    url: str = "sqlite:///ragway-logs.db"
+    url: str = Field("sqlite:///ragway-logs.db", repr=False)
+    url_env: str | None = None
     queue_max: int = Field(10_000, ge=1)
     batch_max: int = Field(200, ge=1)
     flush_interval_s: float = Field(0.5, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_from_env(cls, data: Any) -> Any:
+        return url_from_env(data, "log")

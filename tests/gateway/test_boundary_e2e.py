@@ -68,7 +68,8 @@ def gateway(upstream: RecordingUpstream, root: Path) -> Iterator[str]:
     auth = {"open": False, "client_key_envs": ["T_KEY_A", "T_KEY_B"], "admin_key_envs": ["T_ADMIN"],
             "metrics_key_envs": ["T_METRICS"]}
     log = {"url": f"sqlite:///{root / 'requests.db'}", "flush_interval_s": 0.1}
-    write_config(root, {"auth": auth, "models": models, "log": log}, routes)
+    embedder = {"max_inputs": 64, "request_slice": 4}
+    write_config(root, {"auth": auth, "models": models, "log": log, "embedder": embedder}, routes)
     port = free_port()
     process = start_gateway(root, port, env=KEYS, log_path=root / "gateway.log")
     yield f"http://127.0.0.1:{port}"
@@ -255,3 +256,27 @@ def test_log_windows_are_capped_and_never_500(gateway: str, since: str) -> None:
     if summary.status_code == 200:
         start = datetime.fromisoformat(summary.json()["since"])
         assert datetime.now(UTC) - start <= timedelta(days=90, minutes=1)
+
+
+def test_a_chunked_body_past_the_limit_is_413(gateway: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"model": "rec", "messages": [{"role": "user", "content": "'
+        for _ in range(64):
+            yield b"x" * 65536
+        yield b'"}]}'
+
+    response = httpx.post(f"{gateway}/v1/chat/completions", content=chunks(), timeout=60,
+                          headers={"authorization": "Bearer sk-client-a", "content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_embeddings_cap_inputs_and_keep_order_across_slices(gateway: str) -> None:
+    url, headers = f"{gateway}/v1/embeddings", {"authorization": "Bearer sk-client-a"}
+    too_many = httpx.post(url, json={"model": "e", "input": ["x"] * 65}, headers=headers, timeout=30)
+    assert too_many.status_code == 400 and too_many.json()["error"]["code"] == "too_many_inputs"
+    texts = [f"text number {i} about {'banking' if i % 2 else 'travel'}" for i in range(18)]
+    many = httpx.post(url, json={"model": "e", "input": texts}, headers=headers, timeout=60).json()["data"]
+    assert [item["index"] for item in many] == list(range(18))
+    for i in (0, 5, 17):
+        one = httpx.post(url, json={"model": "e", "input": texts[i]}, headers=headers, timeout=30).json()
+        assert one["data"][0]["embedding"] == pytest.approx(many[i]["embedding"], abs=1e-5)
