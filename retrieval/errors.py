@@ -4,8 +4,8 @@
     ├── IndexNotFound (KeyError)     no folder or manifest for the name
     ├── IndexMismatch (ValueError)   built with another embedder or dimension
     ├── IndexCorrupt (ValueError)    artifacts missing, unreadable or not matching the checksum
-    ├── SourceError (ValueError)     a build input is missing, empty or lacks a column
-    └── InvalidName (ValueError)     an index or route name that is not one safe path component
+    └── SourceError (ValueError)     a build input is missing, empty or lacks a column
+        └── InvalidName              an index or route name that is not one safe path component
 """
 
 from __future__ import annotations
@@ -35,5 +35,5 @@ class SourceError(RetrievalError, ValueError):
     pass
 
 
-class InvalidName(RetrievalError, ValueError):
+class InvalidName(SourceError):
     pass

@@ -84,7 +84,8 @@ def start_gateway(config_dir: Path, port: int, env: dict[str, str] | None = None
         cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 120, process)
+        # generous: on a shared machine under load a start (embedder, litellm imports) can pass two minutes
+        wait_http(f"http://127.0.0.1:{port}/healthz", 300, process)
     except Exception:
         stop(process)  # a gateway that never came up must not outlive the test
         raise

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from gateway.api.deps import DepsDep
 from gateway.api.errors import json_response
+from gateway.api.openapi import openapi_document
 
 router = APIRouter()
 
@@ -34,7 +35,7 @@ async def openapi(request: Request, deps: DepsDep) -> Response:
     """The API description; a client key is needed unless auth.public_docs is set."""
     if not deps.config.current.gateway.auth.public_docs:
         deps.auth.client(request.headers.get("authorization"))
-    return json_response(request.app.openapi())
+    return json_response(openapi_document(request.app))
 
 
 @router.post("/admin/reload")

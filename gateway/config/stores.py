@@ -31,7 +31,7 @@ class EmbedderConfig(Strict):
     # /v1/embeddings: inputs per request, and how many of them join the batcher's queue at once, so
     # a request of thousands of texts lets chat requests' texts into every next forward pass
     max_inputs: int = Field(2048, ge=1, le=100_000)
-    request_slice: int = Field(16, ge=1, le=1024)
+    request_slice: int = Field(16, ge=1, le=100_000)
 
 
 CACHE_SCHEMES = ("memory://", "redis://", "rediss://", "unix://")

@@ -8,6 +8,7 @@ table, so an endpoint added later cannot be forgotten.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openai import OpenAI
 
 from gateway.app import create_app
@@ -280,3 +283,113 @@ def test_embeddings_cap_inputs_and_keep_order_across_slices(gateway: str) -> Non
     for i in (0, 5, 17):
         one = httpx.post(url, json={"model": "e", "input": texts[i]}, headers=headers, timeout=30).json()
         assert one["data"][0]["embedding"] == pytest.approx(many[i]["embedding"], abs=1e-5)
+
+
+# --- fuzz: bodies drawn from the gateway's own OpenAPI document, mutated, or arbitrary JSON ---------------
+
+# every route answered by the recording upstream (keyed-route's provider is unreachable here: a true 502)
+ROUTES = ["rec", "rec-direct", "rec-pass", "rec-strict", "rec-global", "direct", "missing"]
+UTF8 = st.characters(codec="utf-8")
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(UTF8, max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(UTF8, max_size=12), inner,
+                                                                                max_size=4), max_leaves=12)
+FUZZ = settings(max_examples=600, deadline=None, database=None, derandomize=True,
+                suppress_health_check=list(HealthCheck))
+
+
+def _resolved(spec: dict, name: str) -> dict:
+    """A component schema with its $refs inlined."""
+    def inline(node):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(spec["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
+            return {k: inline(v) for k, v in node.items() if k not in ("title", "default")}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+    return inline(spec["components"]["schemas"][name])
+
+
+def from_schema(node: dict) -> st.SearchStrategy:
+    """Values a JSON schema (the subset pydantic writes) accepts; an unconstrained node is any JSON."""
+    if "anyOf" in node:
+        return st.one_of([from_schema(option) for option in node["anyOf"]])
+    if "enum" in node:
+        return st.sampled_from(node["enum"])
+    kind = node.get("type")
+    if isinstance(kind, list):
+        return st.one_of([from_schema({**node, "type": one}) for one in kind])
+    scalars = {
+        "string": lambda: st.text(UTF8, min_size=node.get("minLength", 0), max_size=40),
+        "integer": lambda: st.integers(node.get("minimum"), node.get("maximum")),
+        "number": lambda: st.floats(node.get("minimum"), node.get("maximum"), allow_nan=False, allow_infinity=False),
+        "boolean": st.booleans,
+        "null": st.none,
+    }
+    if kind in scalars:
+        return scalars[kind]()
+    if kind == "array":
+        return st.lists(from_schema(node.get("items", {})), min_size=node.get("minItems", 0), max_size=4)
+    if kind == "object" and "properties" in node:
+        required = set(node.get("required", ()))
+        fields = {name: from_schema(sub) for name, sub in node["properties"].items()}
+        return st.fixed_dictionaries({k: v for k, v in fields.items() if k in required},
+                                     optional={k: v for k, v in fields.items() if k not in required})
+    return JSON
+
+
+@pytest.fixture(scope="module")
+def spec(gateway: str) -> dict:
+    response = httpx.get(f"{gateway}/openapi.json", headers={"authorization": "Bearer sk-client-a"}, timeout=30)
+    document = response.json()
+    for path in ("/v1/chat/completions", "/v1/embeddings"):
+        answers = document["paths"][path]["post"]["responses"]
+        assert {"400", "401", "404", "413"} <= set(answers)
+    return document
+
+
+def _bodies(schema: dict, names: list[str]) -> st.SearchStrategy:
+    valid = from_schema(schema)
+    named = st.tuples(from_schema(schema), st.sampled_from(names)).map(lambda pair: {**pair[0], "model": pair[1]})
+    mutated = st.tuples(named, st.text(UTF8, max_size=16), JSON).map(lambda t: {**t[0], t[1]: t[2]})
+    broken = st.tuples(named, st.sampled_from(sorted(schema["properties"])), JSON).map(
+        lambda t: {**t[0], t[1]: t[2]})
+    return st.one_of(valid, named, named, mutated, broken, JSON)
+
+
+def _fuzz_one(gateway: str, path: str, body: object, client: httpx.Client) -> None:
+    raw = body if isinstance(body, bytes) else json.dumps(body, allow_nan=False).encode()
+    response = client.post(f"{gateway}{path}", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code < 500, (path, body, response.status_code, response.text[:500])
+    if response.status_code >= 400:
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"} and isinstance(error["code"], str)
+
+
+@pytest.fixture(scope="module")
+def fuzz_client() -> Iterator[httpx.Client]:
+    with httpx.Client(headers={"authorization": "Bearer sk-client-a"}, timeout=30) as client:
+        yield client
+
+
+def test_fuzz_chat_completions_never_5xx(gateway: str, spec: dict, fuzz_client: httpx.Client) -> None:
+    bodies = _bodies(_resolved(spec, "ChatCompletionRequest"), ROUTES)
+
+    @FUZZ
+    @given(body=bodies | st.binary(max_size=64))
+    def run(body: object) -> None:
+        _fuzz_one(gateway, "/v1/chat/completions", body, fuzz_client)
+
+    run()
+
+
+def test_fuzz_embeddings_never_5xx(gateway: str, spec: dict, fuzz_client: httpx.Client) -> None:
+    bodies = _bodies(_resolved(spec, "EmbeddingRequest"), ["e", "text-embedding-3-small"])
+
+    @settings(FUZZ, max_examples=400)
+    @given(body=bodies | st.binary(max_size=64))
+    def run(body: object) -> None:
+        _fuzz_one(gateway, "/v1/embeddings", body, fuzz_client)
+
+    run()
