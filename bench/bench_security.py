@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "banking77")
     parser.add_argument("--body-mib", type=int, default=300)
     parser.add_argument("--connections", type=int, default=5000)
-    parser.add_argument("--work", type=Path, default=REPO / ".run" / "bench-security")
+    parser.add_argument("--work", type=Path, default=REPO / "bench" / ".run" / "security")
     args = parser.parse_args(argv)
     texts = banking77_texts(args.data)
     inputs, chats = texts[:2048], texts[2048:2048 + 400]
@@ -203,8 +203,8 @@ def report(limits: list[list[object]], embed: list[list[object]]) -> None:
     write_section(TITLE, "\n".join([
         "`python -m bench.bench_security`: one gateway (auth closed, request log on, one worker) in front of the",
         "benchmark stub; the RAG route embeds each message and retrieves 4 banking77 examples. The machine was",
-        "shared with other sessions' work while this ran (load average above 20 on 2 cores), so absolute times",
-        "are noisy; each ratio is against a baseline from the same run.",
+        "shared with other sessions' work while this ran, so absolute times are noisy; each ratio is",
+        "against a baseline from the same run.",
         "",
         "| probe | result | before / timing | growth / chat |",
         "| --- | ---: | ---: | ---: |",

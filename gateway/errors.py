@@ -7,9 +7,11 @@
     ├── ModelNotFound            404 model_not_found
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limit_exceeded
+    │   └── QuotaExceeded        429 insufficient_quota
     ├── NotImplementedYet        501 not_implemented
     ├── ServiceUnavailable       503 service_unavailable
     ├── UpstreamError            502 upstream_error
+    │   └── UpstreamBadStream    502 upstream_bad_stream
     └── UpstreamTimeout          504 upstream_timeout
 
 Every error becomes one body, the OpenAI shape:
@@ -30,10 +32,12 @@ class GatewayError(Exception):
     code: ClassVar[str] = "internal_error"
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 detail: str = "") -> None:
+                 headers: dict[str, str] | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        # sent with the error response (a refusal's Retry-After and x-ratelimit-* headers)
+        self.headers = headers or {}
         self.detail = detail
         if code is not None:
             self.code = code  # type: ignore[misc]
@@ -79,6 +83,13 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class QuotaExceeded(RateLimited):
+    """A spend budget that this request's worst-case cost would exceed."""
+
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
 class NotImplementedYet(GatewayError):
     status = 501
     type = "invalid_request_error"
@@ -95,6 +106,12 @@ class UpstreamError(GatewayError):
     status = 502
     type = "upstream_error"
     code = "upstream_error"
+
+
+class UpstreamBadStream(UpstreamError):
+    """A stream the upstream answered 200 for that is empty or not server-sent events."""
+
+    code = "upstream_bad_stream"
 
 
 class UpstreamTimeout(GatewayError):

@@ -41,7 +41,7 @@ CHALLENGE = 'Bearer realm="ragway", Basic realm="ragway"'
 
 
 async def gateway_error(request: Request, exc: GatewayError) -> Response:
-    headers = {"x-request-id": _request_id(request)}
+    headers = {**exc.headers, "x-request-id": _request_id(request)}
     if exc.status == 401:
         headers["www-authenticate"] = CHALLENGE
     return json_response(exc.body(), exc.status, headers)

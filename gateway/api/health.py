@@ -19,14 +19,19 @@ async def healthz() -> Response:
 
 @router.get("/readyz")
 async def readyz(request: Request, deps: DepsDep) -> Response:
-    """Ready when every local model server answers. Only an admin key sees which servers, which routes
-    and the last refused config edit (it names files): a load balancer needs the status alone."""
+    """Ready when every local model server answers. Only an admin key sees which servers, which routes,
+    the last refused config edit (it names files) and the log store's health: a load balancer needs
+    the status alone.
+
+    A log store that is down does not make the gateway unready (requests are answered and their
+    records spooled): `log.status` says `degraded` and how many records wait in the spool.
+    """
     servers = {s.name: await s.is_ready() for s in deps.local_servers}
     ready = all(servers.values())
     body: dict = {"status": "ready" if ready else "starting"}
     if deps.auth.is_admin(request.headers.get("authorization")):
         body.update(local_servers=servers, routes=sorted(deps.config.current.routes),
-                    config_error=deps.config.last_error)
+                    config_error=deps.config.last_error, log=deps.usage.health())
     return json_response(body, 200 if ready else 503)
 
 

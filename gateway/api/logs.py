@@ -15,12 +15,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from gateway.config.limits import LimitsConfig
 from gateway.errors import InvalidRequest, ServiceUnavailable
 from gateway.usage.dashboard import PLOTLY_ASSET, plotly_js_path, render_dashboard
 from gateway.usage.duration import parse_duration, parse_since
@@ -54,6 +56,9 @@ class LogsDeps(Protocol):
 
     @property
     def auth(self) -> AdminCheck: ...
+
+    @property
+    def limits(self) -> LimitsConfig: ...
 
 
 async def get_deps(request: Request) -> LogsDeps:
@@ -97,9 +102,8 @@ async def metrics(request: Request, deps: Deps) -> Response:
 async def dashboard(request: Request, deps: Deps, since: str = "24h") -> HTMLResponse:
     deps.auth.metrics(request.headers.get("authorization"))
     window = min(_checked(parse_duration, since, "since"), MAX_WINDOW)
-    store = _store(deps)
-    html = await _views(request).get(("dashboard", window), lambda: run_in_threadpool(render_dashboard, store,
-                                                                                      window))
+    render = partial(render_dashboard, _store(deps), window, limits=deps.limits)
+    html = await _views(request).get(("dashboard", window), lambda: run_in_threadpool(render))
     return HTMLResponse(html)
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Strict
+from gateway.config.limits import LimitsConfig
 from gateway.config.stores import CacheStoreConfig, EmbedderConfig, LogStoreConfig
 
 
@@ -118,6 +119,7 @@ class GatewayConfig(Strict):
     embedder: EmbedderConfig = EmbedderConfig()
     cache: CacheStoreConfig = CacheStoreConfig()
     log: LogStoreConfig = LogStoreConfig()
+    limits: LimitsConfig = LimitsConfig()
     indexes_dir: str = "indexes"
 
     @model_validator(mode="after")

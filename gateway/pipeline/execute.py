@@ -10,7 +10,7 @@ from typing import Any
 from gateway.cache import replay_as_stream
 from gateway.config.policy import CascadePolicy
 from gateway.config.route import ClassifierTarget, ModelTarget
-from gateway.errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, RateLimited, UpstreamBadStream, UpstreamError, UpstreamTimeout
 from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing import Decision, SmallAnswer, next_target, review
@@ -69,6 +69,8 @@ class TargetRunner:
         payload = dict(plan.payload(), stream_options={"include_usage": True})
         chunks = self.providers.get(spec.model).stream(payload).__aiter__()
         first = await anext(chunks, None)
+        if first is None:
+            raise UpstreamBadStream(f"model '{spec.model}' answered 200 with an empty stream")
         return _prepend(first, chunks)
 
     def _classify(self, plan: Plan) -> dict[str, Any]:
@@ -117,9 +119,7 @@ def _review(plan: Plan, decision: Decision, body: dict[str, Any]) -> Decision | 
     return Decision(target=verdict.target, reason=verdict.reason)
 
 
-async def _prepend(first: Chunk | None, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
-    if first is None:
-        return
+async def _prepend(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
     yield first
     async for chunk in rest:
         yield chunk
