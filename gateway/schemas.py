@@ -22,12 +22,32 @@ class Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class ContentPart(Wire):
+    """One part of a multi-part message: `{"type": "text", "text": ...}`, an image, audio or file part."""
+
+    type: str = Field(min_length=1)
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _text_parts_have_text(self) -> ContentPart:
+        if self.type == "text" and self.text is None:
+            raise ValueError("a text part needs a 'text' string")
+        return self
+
+
 class ChatMessage(Wire):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> ChatMessage:
+        # only an assistant turn that calls tools may come without content, as in OpenAI's API
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(f"a {self.role} message needs 'content'")
+        return self
 
     def text(self) -> str:
         """The message's text, joining the text parts of multi-part content."""
@@ -35,7 +55,7 @@ class ChatMessage(Wire):
             return self.content
         if not self.content:
             return ""
-        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return "\n".join(part.text or "" for part in self.content if part.type == "text")
 
 
 class StreamOptions(Wire):

@@ -373,6 +373,7 @@ def fuzz_client() -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.mark.timeout(1800)
 def test_fuzz_chat_completions_never_5xx(gateway: str, spec: dict, fuzz_client: httpx.Client) -> None:
     bodies = _bodies(_resolved(spec, "ChatCompletionRequest"), ROUTES)
 
@@ -384,6 +385,7 @@ def test_fuzz_chat_completions_never_5xx(gateway: str, spec: dict, fuzz_client: 
     run()
 
 
+@pytest.mark.timeout(1800)
 def test_fuzz_embeddings_never_5xx(gateway: str, spec: dict, fuzz_client: httpx.Client) -> None:
     bodies = _bodies(_resolved(spec, "EmbeddingRequest"), ["e", "text-embedding-3-small"])
 
