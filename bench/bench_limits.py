@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -127,8 +128,9 @@ def main() -> None:
                    round(statistics.median(spooled) / statistics.median(stored), 2)]]
     print_table("log writes", write_headers, write_rows)
     write_section(TITLE, "\n\n".join([
-        f"`python -m bench.bench_limits -n {args.n}` (Redis at {args.redis}); the machine was shared with other "
-        "work while this ran, so read the ratios, not the absolute times.",
+        f"`python -m bench.bench_limits -n {args.n}` (Redis at {args.redis}). The 2-core machine was shared with "
+        f"other work while this ran (1-minute load average {os.getloadavg()[0]:.0f} at the end), so the Redis rows "
+        "carry scheduling delays: read the ratios, and rerun on an idle machine for absolute times.",
         "Per request, the limiter reserves the worst case before the call and settles after it. Baseline: the same "
         "two calls with no limit configured, in the same run.",
         markdown_table(limit_headers, limit_rows),

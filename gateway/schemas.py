@@ -10,8 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.errors import InvalidRequest
-from gateway.wire_params import OPENAI_CHAT_PARAMS, is_steering
+from gateway.wire_params import OPENAI_CHAT_PARAMS, WireRefusal, is_steering
 
 # Integers past these bounds are not a request a provider can serve; they would only overflow later.
 MAX_INT = 2**31 - 1
@@ -93,29 +92,23 @@ class ChatCompletionRequest(Wire):
 
     @model_validator(mode="after")
     def _refuse_steering(self) -> ChatCompletionRequest:
-        # InvalidRequest is not a ValueError, so pydantic lets it through as the 400 it is
+        # WireRefusal is not a ValueError, so pydantic lets it through to become the 400 it is
         for name in self.model_extra or {}:
             if is_steering(name):
-                raise InvalidRequest(f"'{name}' may not be sent: it chooses where or how the gateway calls the "
-                                     "provider, which only the gateway's config sets", param=name,
-                                     code="forbidden_parameter")
+                raise WireRefusal(f"'{name}' may not be sent: it chooses where or how the gateway calls the "
+                                  "provider, which only the gateway's config sets", name, "forbidden_parameter")
         return self
 
-    def upstream_params(self, passthrough: frozenset[str] = frozenset(), refuse_unknown: bool = False
-                        ) -> dict[str, Any]:
-        """The parameters a provider receives: OpenAI's chat parameters and the route's *passthrough* names.
-
-        Other fields are dropped, or refused when *refuse_unknown* (a route's `unknown_params: refuse`).
-        """
+    def upstream_params(self, passthrough: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The parameters a provider receives: OpenAI's chat parameters and the route's *passthrough* names;
+        other fields are dropped."""
         data = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
-        unknown = sorted(name for name in data if name not in OPENAI_CHAT_PARAMS and name not in passthrough)
-        if unknown and refuse_unknown:
-            raise InvalidRequest(f"unknown parameter '{unknown[0]}': this route forwards only OpenAI chat "
-                                 "parameters and its passthrough_params", param=unknown[0],
-                                 code="unknown_parameter")
-        for name in unknown:
-            del data[name]
-        return data
+        return {name: value for name, value in data.items() if name in OPENAI_CHAT_PARAMS or name in passthrough}
+
+    def unknown_params(self, passthrough: frozenset[str] = frozenset()) -> list[str]:
+        """Fields sent that are neither OpenAI chat parameters nor in *passthrough* (nor the gateway's own)."""
+        sent = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
+        return sorted(name for name in sent if name not in OPENAI_CHAT_PARAMS and name not in passthrough)
 
 
 class EmbeddingRequest(Wire):

@@ -38,6 +38,14 @@ STEERING_PARAMS = frozenset({
 })
 
 
+class WireRefusal(Exception):
+    """A request field refused at the wire: the API turns it into a 400 naming *param*."""
+
+    def __init__(self, message: str, param: str, code: str) -> None:
+        super().__init__(message)
+        self.message, self.param, self.code = message, param, code
+
+
 def is_steering(name: str) -> bool:
     """A field that steers the call rather than describes the request; litellm's private names included."""
     return name in STEERING_PARAMS or name.startswith(("litellm_", "_")) or "api_key" in name or "secret" in name

@@ -13,14 +13,15 @@ from gateway.api.auth import Authenticator
 from gateway.api.deps import Deps, UsageSink
 from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
-from gateway.evaluation.gate import PromotionGate
-from gateway.evaluation.store import default_store_url
 from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer
+from gateway.pipeline.pretrain import pretrain_routes
 from gateway.pipeline.resources import prepare_resources
 from gateway.pipeline.service import ChatService
 from gateway.pipeline.target_health import TargetHealth
+from gateway.promotion.gate import PromotionGate
+from gateway.promotion.store import default_store_url
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry
 from gateway.usage.metrics import UsageMetrics
@@ -78,14 +79,21 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
     await deps.usage.start()
     stop = asyncio.Event()
     watcher = asyncio.create_task(deps.config.watch(stop)) if watch else None
+    # Embedding a route's eval data takes a while; until it is in, the bounded cache serves no hit.
+    pretraining = asyncio.create_task(pretrain_routes(deps.config.current, deps.embedder, deps.cache))
     try:
         yield deps
     finally:
         stop.set()
+        pretraining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pretraining
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        # verification calls still running are billed: let them finish and be logged first
+        await deps.service.verifier.aclose()
         await deps.service.limiter.aclose()
         await deps.usage.aclose()
         await deps.cache.aclose()

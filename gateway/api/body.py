@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.api.errors import invalid_from_validation
 from gateway.errors import InvalidRequest, PayloadTooLarge
+from gateway.wire_params import WireRefusal
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,3 +44,5 @@ async def read_json(request: Request, model: type[M], limit: int) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_from_validation(exc) from None
+    except WireRefusal as exc:
+        raise InvalidRequest(exc.message, param=exc.param, code=exc.code) from None

@@ -30,7 +30,9 @@ async def readyz(request: Request, deps: DepsDep) -> Response:
     ready = all(servers.values())
     body: dict = {"status": "ready" if ready else "starting"}
     if deps.auth.is_admin(request.headers.get("authorization")):
-        body.update(local_servers=servers, routes=sorted(deps.config.current.routes),
+        unavailable = dict(getattr(deps.config.live.resources, "unavailable", {}))
+        serving = sorted(name for name in deps.config.current.routes if name not in unavailable)
+        body.update(local_servers=servers, routes=serving, unavailable_routes=unavailable,
                     config_error=deps.config.last_error, log=deps.usage.health())
     return json_response(body, 200 if ready else 503)
 
@@ -46,6 +48,6 @@ async def openapi(request: Request, deps: DepsDep) -> Response:
 @router.post("/admin/reload")
 async def reload(request: Request, deps: DepsDep) -> Response:
     deps.auth.admin(request.headers.get("authorization"))
-    result = deps.config.reload()
+    result = await deps.config.reload_soon()
     return json_response({"ok": result.ok, "message": result.message, "changed": list(result.changed)},
                          200 if result.ok else 400)

@@ -53,7 +53,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
         http=PROTOCOL,
-        timeout_keep_alive=server.keep_alive_s,
+        timeout_keep_alive=server.keep_alive_s,  # type: ignore[arg-type]  # call_later takes a float
         limit_concurrency=server.limit_concurrency,
         backlog=server.backlog,
     )

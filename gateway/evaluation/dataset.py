@@ -67,7 +67,10 @@ def load_gold(path: Path, task: TaskType, columns: EvalColumns) -> GoldSet:
     bad: list[BadRow] = []
     for line, row in rows:
         parsed = _example(line, row, task, columns)
-        (examples if isinstance(parsed, GoldExample) else bad).append(parsed)
+        if isinstance(parsed, GoldExample):
+            examples.append(parsed)
+        else:
+            bad.append(parsed)
     return GoldSet(path=path, checksum=file_checksum(path), examples=tuple(examples), bad_rows=tuple(bad))
 
 
@@ -89,7 +92,10 @@ def _csv_rows(path: Path, columns: EvalColumns) -> Iterator[tuple[int, Row]]:
         missing = [c for c in (columns.input, columns.expected) if c not in (reader.fieldnames or [])]
         if missing:
             have = ", ".join(reader.fieldnames or []) or "none"
-            raise DatasetError(f"{path}: no column {', '.join(missing)} (columns: {have})")
+            raise DatasetError(
+                f"{path}: no column {', '.join(missing)} (columns: {have}); name them with --input-col and "
+                f"--expected-col, or eval.columns in the route"
+            )
         start = reader.line_num + 1
         for row in reader:
             yield start, row

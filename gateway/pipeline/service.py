@@ -20,6 +20,7 @@ from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.plan import Plan
 from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.target_health import TargetHealth
+from gateway.pipeline.verify import Verifier
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
 from gateway.usage.pricing import approximate_tokens, fill_costs
@@ -44,6 +45,7 @@ class ChatService:
         self.cache = cache
         self.recorder = recorder
         self.health = health
+        self.verifier = Verifier(config, preparer, runner, cache, recorder)
         self.streams = StreamFlights()
         self.limiter = limiter or Limiter(LimitsConfig(), MemoryCounters())
 
@@ -52,7 +54,7 @@ class ChatService:
         await self._reserve(plan, ctx)
         started = time.perf_counter()
         try:
-            body = dict(plan.lookup.response) if plan.answered_from_cache else await self._call(plan)
+            body = dict(plan.lookup.response or {}) if plan.answered_from_cache else await self._call(plan)
         except GatewayError as exc:
             self._finish(plan, ctx, started, error=exc)
             raise
@@ -60,6 +62,7 @@ class ChatService:
             _take_usage(plan.record, body.get("usage"))
         body["ragway"] = plan.meta()
         self._finish(plan, ctx, started, output=_message_text(body))
+        self.verifier.schedule(plan, req, ctx)
         return body, {**plan.headers(), **plan.grant.headers}
 
     async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
@@ -72,6 +75,7 @@ class ChatService:
         started = time.perf_counter()
         if plan.answered_from_cache:
             chunks = _aiter(replay_as_stream(plan.lookup.response or {}, include_usage=True))
+            self.verifier.schedule(plan, req, ctx)
         else:
             try:
                 chunks = await self._open_upstream(plan)
@@ -237,7 +241,7 @@ def _usage_chunk(plan: Plan, last: Chunk | None) -> Chunk:
     rec = plan.record
     usage = {"prompt_tokens": rec.tokens_in, "completion_tokens": rec.tokens_out,
              "total_tokens": rec.tokens_in + rec.tokens_out}
-    base = {k: last[k] for k in ("id", "created", "model") if last and k in last}
+    base: Chunk = {k: last[k] for k in ("id", "created", "model") if last and k in last}
     return {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
 
 

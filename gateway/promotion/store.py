@@ -10,24 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-)
+from sqlalchemy import Column, Connection, Engine, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import make_url
 
+from gateway import db
 from gateway.config.snapshot import ConfigSnapshot
 from gateway.migrations import Migration, MigrationPlan, versions_table
 
@@ -76,8 +63,28 @@ def _route_promotions_v1(meta: MetaData) -> Table:
     )
 
 
+def _eval_misses_v3(meta: MetaData) -> Table:
+    return Table(
+        "eval_misses",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String(64), nullable=False),
+        Column("variant", String(32), nullable=False),
+        Column("line", Integer, nullable=False),
+        Column("input", Text, nullable=False),
+        Column("expected", Text, nullable=False),
+        Column("got", Text, nullable=True),
+        Column("target", String(128), nullable=False),
+        Column("error", Text, nullable=False),
+        Index("ix_eval_misses_run_variant", "run_id", "variant"),
+    )
+
+
 eval_runs = _eval_runs_v1(metadata)
+# v3: what the flat metrics leave out (per-target slices and costs, escalation, out-of-scope) as JSON
+eval_runs.append_column(Column("details", Text, nullable=False, server_default="{}"))
 route_promotions = _route_promotions_v1(metadata)
+eval_misses = _eval_misses_v3(metadata)
 
 
 def m001_eval_runs(conn: Connection) -> None:
@@ -90,7 +97,13 @@ def m002_route_promotions(conn: Connection) -> None:
     _route_promotions_v1(MetaData()).create(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (m001_eval_runs, m002_route_promotions)
+def m003_details_and_misses(conn: Connection) -> None:
+    """Per-variant details beside the flat metrics, and every missed gold example, so a bad run can be read."""
+    conn.exec_driver_sql("ALTER TABLE eval_runs ADD COLUMN details TEXT NOT NULL DEFAULT '{}'")
+    _eval_misses_v3(MetaData()).create(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (m001_eval_runs, m002_route_promotions, m003_details_and_misses)
 
 
 def default_store_url(snapshot: ConfigSnapshot) -> str:
@@ -107,30 +120,12 @@ def default_store_url(snapshot: ConfigSnapshot) -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for *url* (psycopg 3 for PostgreSQL) with every migration applied."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(parsed, pool_pre_ping=True)
-    else:
-        engine = create_engine(parsed, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+    """An engine for *url* (see gateway.db) with every migration applied."""
+    engine = db.open_engine(url)
     migrate(engine)
     return engine
 
 
 def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
-    with engine.begin() as conn:
-        return MigrationPlan(migrations, eval_migrations, _MIGRATION_LOCK_KEY).apply(conn)
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # pysqlite's own implicit transactions skip DDL; hand BEGIN to SQLAlchemy so migrations are atomic.
-    dbapi_conn.isolation_level = None
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return db.migrate(engine, MigrationPlan(migrations, eval_migrations, _MIGRATION_LOCK_KEY))
