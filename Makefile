@@ -38,10 +38,13 @@ chromium:
 test: install services chromium indexes
 	$(BIN)/ruff check gateway retrieval tests bench
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 --dist loadscope
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check gateway retrieval tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
