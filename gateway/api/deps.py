@@ -36,7 +36,7 @@ class Deps:
     config: ConfigStore
     auth: Authenticator
     providers: ProviderRegistry
-    embedder: MicroBatcher
+    batcher: MicroBatcher
     cache: ResponseCache
     service: ChatService
     usage: UsageSink

@@ -65,7 +65,7 @@ async def get_deps(request: Request) -> LogsDeps:
     return request.app.state.deps
 
 
-Deps = Annotated[LogsDeps, Depends(get_deps)]
+LogsDepsDep = Annotated[LogsDeps, Depends(get_deps)]
 T = TypeVar("T")
 router = APIRouter()
 
@@ -73,7 +73,7 @@ router = APIRouter()
 @router.get("/v1/logs/summary", tags=["logs"])
 async def logs_summary(
     request: Request,
-    deps: Deps,
+    deps: LogsDepsDep,
     since: Annotated[str, Query(description="A duration back from now (24h, 7d) or an ISO time.")] = "24h",
     by: Annotated[str, Query(description="Comma-separated: route,target,model,cache,status.")] = "route,target",
 ) -> dict[str, Any]:
@@ -93,13 +93,13 @@ async def logs_summary(
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request, deps: Deps) -> Response:
+async def metrics(request: Request, deps: LogsDepsDep) -> Response:
     deps.auth.metrics(request.headers.get("authorization"))
     return Response(deps.usage.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/dashboard", include_in_schema=False)
-async def dashboard(request: Request, deps: Deps, since: str = "24h") -> HTMLResponse:
+async def dashboard(request: Request, deps: LogsDepsDep, since: str = "24h") -> HTMLResponse:
     deps.auth.metrics(request.headers.get("authorization"))
     window = min(_checked(parse_duration, since, "since"), MAX_WINDOW)
     render = partial(render_dashboard, _store(deps), window, limits=deps.limits)
@@ -108,7 +108,7 @@ async def dashboard(request: Request, deps: Deps, since: str = "24h") -> HTMLRes
 
 
 @router.get(PLOTLY_ASSET, include_in_schema=False)
-async def plotly_js(request: Request, deps: Deps) -> FileResponse:
+async def plotly_js(request: Request, deps: LogsDepsDep) -> FileResponse:
     deps.auth.metrics(request.headers.get("authorization"))
     return FileResponse(
         plotly_js_path(), media_type="text/javascript", headers={"cache-control": "private, max-age=86400"}
