@@ -5,6 +5,7 @@
     ├── Unauthorized             401 authentication_error
     ├── Forbidden                403 permission_error
     ├── ModelNotFound            404 model_not_found
+    ├── Conflict                 409 idempotency_conflict
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limit_exceeded
     ├── NotImplementedYet        501 not_implemented
@@ -62,6 +63,12 @@ class ModelNotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
     code = "model_not_found"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "idempotency_conflict"
 
 
 class PayloadTooLarge(GatewayError):

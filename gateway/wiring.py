@@ -11,13 +11,14 @@ import faiss
 
 from gateway.api.auth import Authenticator
 from gateway.api.deps import Deps, UsageSink
+from gateway.api.idempotency import Idempotency, build_keys
 from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
 from gateway.evaluation.gate import PromotionGate
 from gateway.evaluation.store import default_store_url
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer
-from gateway.pipeline.resources import prepare_resources
+from gateway.pipeline.resources import prepare_resources, resources_stamp
 from gateway.pipeline.service import ChatService
 from gateway.pipeline.target_health import TargetHealth
 from gateway.providers.local_server import LocalServer
@@ -41,7 +42,7 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     registry = IndexRegistry(snapshot.indexes_dir, embedder.model_id, embedder.dim)
     # one query at a time searches faster on one thread than with OpenMP waking every core
     faiss.omp_set_num_threads(1)
-    store.attach(lambda snap: prepare_resources(snap, registry))
+    store.attach(lambda snap: prepare_resources(snap, registry), lambda snap: resources_stamp(snap, registry))
     store.gate(PromotionGate(default_store_url(snapshot)))
     batcher = MicroBatcher(embedder, settings.batch_max, settings.batch_wait_ms, cache_size=settings.cache_size,
                            sub_batch=settings.sub_batch)
@@ -56,12 +57,13 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)
     return Deps(
         config=store,
-        auth=Authenticator(gateway.api.auth),
+        auth=Authenticator(gateway.auth),
         providers=providers,
         embedder=batcher,
         cache=cache,
         service=service,
         usage=recorder,
+        idempotency=Idempotency(gateway.idempotency, build_keys(gateway.idempotency, gateway.cache)),
         local_servers=[LocalServer(name, cfg) for name, cfg in gateway.local_servers.items()],
     )
 
@@ -73,16 +75,19 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
     await deps.cache.start()
     await deps.usage.start()
     stop = asyncio.Event()
-    watcher = asyncio.create_task(deps.config.watch(stop)) if watch else None
+    poll_s = deps.config.current.gateway.artifacts_poll_s
+    watchers = [asyncio.create_task(deps.config.watch(stop)),
+                asyncio.create_task(deps.config.watch_artifacts(stop, poll_s))] if watch else []
     try:
         yield deps
     finally:
         stop.set()
-        if watcher is not None:
+        for watcher in watchers:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         await deps.usage.aclose()
+        await deps.idempotency.aclose()
         await deps.cache.aclose()
         await deps.embedder.aclose()
         await deps.providers.aclose()

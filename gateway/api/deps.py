@@ -8,6 +8,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from gateway.api.auth import Authenticator
+from gateway.api.idempotency import Idempotency
 from gateway.cache import ResponseCache
 from gateway.config.store import ConfigStore
 from gateway.pipeline.service import ChatService
@@ -37,6 +38,7 @@ class Deps:
     cache: ResponseCache
     service: ChatService
     usage: UsageSink
+    idempotency: Idempotency
     local_servers: list[LocalServer] = field(default_factory=list)
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Strict
-from gateway.config.stores import CacheStoreConfig, EmbedderConfig, LogStoreConfig
+from gateway.config.stores import CacheStoreConfig, EmbedderConfig, IdempotencyConfig, LogStoreConfig
 
 
 class ServerConfig(Strict):
@@ -81,4 +81,7 @@ class GatewayConfig(Strict):
     embedder: EmbedderConfig = EmbedderConfig()
     cache: CacheStoreConfig = CacheStoreConfig()
     log: LogStoreConfig = LogStoreConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig()
     indexes_dir: str = "indexes"
+    # how often each replica checks whether an index or classifier head it serves was replaced
+    artifacts_poll_s: float = Field(0.5, ge=0.05, le=60)

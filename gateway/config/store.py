@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +25,9 @@ RECHECK_MS = 2000
 
 Prepare = Callable[[ConfigSnapshot], Any]
 """Loads what a snapshot needs (indexes, classifier heads); raises ConfigError to refuse it."""
+
+Stamp = Callable[[ConfigSnapshot], Any]
+"""A cheap fingerprint of the artifacts a snapshot loads: when it changes, they are loaded again."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ class ConfigStore:
         """Route files whose version waits for promotion, by route name (the running version serves)."""
         self._prepare: Prepare = lambda snapshot: None
         self._admit: Admit = admit_all
+        self._stamp: Stamp = lambda snapshot: None
+        self._stamped: Any = None
+        self._refused_stamp: Any = None
+        # the route watcher, the artifact poller and /admin/reload may reload at once
+        self._reloading = threading.Lock()
 
     @classmethod
     def open(cls, root: Path) -> ConfigStore:
@@ -76,9 +85,14 @@ class ConfigStore:
     def current(self) -> ConfigSnapshot:
         return self.live.snapshot
 
-    def attach(self, prepare: Prepare) -> None:
-        """Prepare resources for the current snapshot now and for every reload after; ConfigError refuses."""
+    def attach(self, prepare: Prepare, stamp: Stamp | None = None) -> None:
+        """Prepare resources for the current snapshot now and for every reload after; ConfigError refuses.
+
+        *stamp* fingerprints the artifacts *prepare* loads; `refresh` reloads when it changes.
+        """
         self._prepare = prepare
+        self._stamp = stamp or self._stamp
+        self._stamped = self._stamp(self.current)
         self.live = Live(self.current, prepare(self.current))
 
     def gate(self, admit: Admit) -> None:
@@ -91,6 +105,35 @@ class ConfigStore:
         A route whose new version the gate holds back keeps its running version; the other
         routes' edits apply. The result is not ok while anything is held, and says why.
         """
+        with self._reloading:
+            return self._reload()
+
+    def refresh(self) -> ReloadResult | None:
+        """Reload when an artifact the routes load (index, classifier head) was replaced; else None.
+
+        Requests keep reading the old resources until the new ones have loaded, then the swap is
+        one assignment. A replacement that fails to load is tried again only once it changes again.
+        """
+        stamp = self._stamp(self.current)
+        if stamp in (self._stamped, self._refused_stamp):
+            return None
+        result = self.reload()
+        if result.ok or self.held:
+            log.info("an index or classifier head was replaced on disk; its new version serves now")
+        else:
+            self._refused_stamp = stamp
+        return result
+
+    async def watch_artifacts(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Every *interval_s*, `refresh` (off the event loop), until *stop* is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                await asyncio.to_thread(self.refresh)
+
+    def _reload(self) -> ReloadResult:
+        stamp = self._stamp(self.current)
         try:
             files = load_routes(self.current.root, self.current.gateway)
             routes, refusals = self._admit_each(files)
@@ -102,6 +145,7 @@ class ConfigStore:
             return ReloadResult(False, str(exc))
         changed = _changed(self.current, snapshot)
         self.live = Live(snapshot, resources)
+        self._stamped = stamp
         self._hold({name: files[name] for name in refusals}, refusals)
         if changed:
             log.info("config reloaded: %s", ", ".join(changed))

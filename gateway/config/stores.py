@@ -66,3 +66,18 @@ class LogStoreConfig(Strict):
     queue_max: int = Field(10_000, ge=1)
     batch_max: int = Field(200, ge=1)
     flush_interval_s: float = Field(0.5, gt=0)
+
+
+class IdempotencyConfig(Strict):
+    """Requests sent with an `Idempotency-Key` header are answered once per key (and client key).
+
+    A retry with the same key gets the first answer again, logged at zero cost: a client, or nginx
+    retrying on another replica, never pays twice. The keys live in Redis when `cache.url` is Redis
+    (every replica sees them), else in-process.
+    """
+
+    enabled: bool = True
+    ttl_s: int = Field(86_400, ge=1)
+    # how long a retry waits for the first attempt (on any replica) to finish before a 409
+    wait_s: float = Field(120.0, gt=0, le=3600)
+    max_entries: int = Field(100_000, ge=1)

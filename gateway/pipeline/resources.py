@@ -8,7 +8,7 @@ from gateway.config.route import RouteConfig
 from gateway.config.snapshot import ConfigSnapshot
 from gateway.errors import ConfigError
 from gateway.smallmodel.head import ClassifierHead
-from gateway.smallmodel.heads import Heads, load_heads
+from gateway.smallmodel.heads import Heads, heads_stamp, load_heads
 from retrieval.errors import RetrievalError
 from retrieval.index import VectorIndex
 from retrieval.registry import IndexRegistry
@@ -44,3 +44,10 @@ def prepare_resources(snapshot: ConfigSnapshot, registry: IndexRegistry) -> Rout
                 raise ConfigError(f"{route.path}: route '{name}' names index '{use.index}': {exc}") from None
     heads = load_heads(snapshot, registry.embedder_id, registry.dim)
     return RouteResources(indexes=indexes, heads=heads)
+
+
+def resources_stamp(snapshot: ConfigSnapshot, registry: IndexRegistry) -> tuple[object, ...]:
+    """A fingerprint of every artifact the routes load: it changes when an index or head is replaced."""
+    names = sorted({use.index for route in snapshot.routes.values()
+                    for use in (route.config.retrieval.examples, route.config.retrieval.documents) if use})
+    return (tuple(registry.stamp(name) for name in names), heads_stamp(snapshot))
