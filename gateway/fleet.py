@@ -4,8 +4,9 @@ The replicas are stateless: the request log (PostgreSQL), the cache and Idempote
 (Redis) and the index folders are whatever gateway.yaml names, shared by all. nginx spreads
 requests over the replicas and, when one stops (SIGTERM: it finishes what it holds and refuses
 new connections), sends the requests it cannot take to the others. POST is retried on another
-replica too (`non_idempotent`): a request that reached a replica before it went away is
-answered once all the same, because nginx gives every request an id and a retry carries it.
+replica too (`non_idempotent`): a request written to a connection the stopping replica closed
+was never read there, and one sent with an `Idempotency-Key` is answered and billed once even
+if the first replica died after reading it.
 """
 
 from __future__ import annotations
@@ -46,15 +47,11 @@ http {{
         keepalive 64;
     }}
 
-    # A client's own X-Request-Id (and Idempotency-Key) pass through; otherwise nginx's request id
-    # becomes both, so a POST nginx retries on another replica is still answered (and billed) once.
+    # A client's own X-Request-Id passes through, else nginx's request id is sent: a POST that nginx
+    # retries on another replica keeps its id (and the client's Idempotency-Key, which dedups it).
     map $http_x_request_id $ragway_request_id {{
         "" $request_id;
         default $http_x_request_id;
-    }}
-    map $http_idempotency_key $ragway_idempotency_key {{
-        "" $ragway_request_id;
-        default $http_idempotency_key;
     }}
 
     server {{
@@ -67,7 +64,6 @@ http {{
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Request-Id $ragway_request_id;
-            proxy_set_header Idempotency-Key $ragway_idempotency_key;
             # streams flow to the client as the replica writes them
             proxy_buffering off;
             proxy_read_timeout 300s;

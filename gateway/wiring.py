@@ -23,6 +23,7 @@ from gateway.pipeline.service import ChatService
 from gateway.pipeline.target_health import TargetHealth
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry
+from gateway.telemetry import TracedRecorder
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.writer import recorder_for
 from retrieval.batching import MicroBatcher
@@ -54,7 +55,7 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
         recorder = recorder_for(gateway.log, snapshot.root.parent, metrics)
     health = TargetHealth()
     preparer = Preparer(store, batcher, cache, health)
-    service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)
+    service = ChatService(store, preparer, TargetRunner(providers), cache, TracedRecorder(recorder), health)
     return Deps(
         config=store,
         auth=Authenticator(gateway.auth),

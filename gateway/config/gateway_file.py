@@ -8,7 +8,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Strict
-from gateway.config.stores import CacheStoreConfig, EmbedderConfig, IdempotencyConfig, LogStoreConfig
+from gateway.config.stores import (
+    CacheStoreConfig,
+    EmbedderConfig,
+    IdempotencyConfig,
+    LogStoreConfig,
+    TelemetryConfig,
+)
 
 
 class ServerConfig(Strict):
@@ -82,6 +88,7 @@ class GatewayConfig(Strict):
     cache: CacheStoreConfig = CacheStoreConfig()
     log: LogStoreConfig = LogStoreConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     indexes_dir: str = "indexes"
     # how often each replica checks whether an index or classifier head it serves was replaced
     artifacts_poll_s: float = Field(0.5, ge=0.05, le=60)

@@ -81,3 +81,21 @@ class IdempotencyConfig(Strict):
     # how long a retry waits for the first attempt (on any replica) to finish before a 409
     wait_s: float = Field(120.0, gt=0, le=3600)
     max_entries: int = Field(100_000, ge=1)
+
+
+class TelemetryConfig(Strict):
+    """OpenTelemetry traces over OTLP/HTTP (protobuf) to `otlp_endpoint` (e.g. http://collector:4318)."""
+
+    otlp_endpoint: str | None = None
+    service_name: str = Field("ragway", min_length=1)
+    # of the requests that arrive without a sampled parent; a caller's sampling decision is kept
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+    export_delay_ms: int = Field(1000, ge=10, le=60_000)
+    export_timeout_s: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL (OTLP over HTTP)")
+        return url

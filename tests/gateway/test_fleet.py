@@ -64,10 +64,11 @@ class Load:
         while not self._stop.is_set():
             request_id = f"{self.prefix}-{worker}-{n}"
             body = {"model": "rag", "messages": [{"role": "user", "content": self.texts[n % len(self.texts)]}]}
+            # half the clients send an Idempotency-Key (as a client that retries would), half do not
+            headers = {"x-request-id": request_id, **({"idempotency-key": request_id} if n % 2 else {})}
             n += 1
             try:
-                response = await client.post("/v1/chat/completions", json=body,
-                                             headers={"x-request-id": request_id, "idempotency-key": request_id})
+                response = await client.post("/v1/chat/completions", json=body, headers=headers)
                 ok = response.status_code == 200 and response.json()["choices"][0]["message"]["content"]
             except httpx.HTTPError as exc:
                 ok, response = False, exc
