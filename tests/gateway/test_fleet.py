@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from gateway.fleet import Fleet
 from tests.servers import REPO, free_port, stop, wait_for, wait_http, write_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # three replicas start at once: slow on a busy machine
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIRST_ROWS = 200
