@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway.api import chat, errors, health, logs, models, responses
+from gateway.api import chat, completions, errors, health, logs, models, responses
 from gateway.api.deps import Deps
 from gateway.api.request_id import RequestIdMiddleware
 from gateway.config.store import ConfigStore
@@ -42,7 +42,7 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
     # added last, so it runs first: the request id is set inside the request's span
     app.add_middleware(TracingMiddleware, telemetry=telemetry)
     errors.install(app)
-    for router in (chat.router, responses.router, models.router, health.router, logs.router):
+    for router in (chat.router, responses.router, completions.router, models.router, health.router, logs.router):
         app.include_router(router)
     return app
 

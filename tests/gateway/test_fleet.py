@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import signal
 import subprocess
 import sys
 import threading
@@ -166,7 +167,9 @@ def test_sigterm_mid_load_fails_nothing_and_books_match(fleet: Fleet, banking77_
     time.sleep(3)
     fleet.terminate(0)
     drained_at = time.monotonic()
-    assert fleet.wait_exit(0) == 0
+    # uvicorn re-raises the SIGTERM it handled once it has drained, so the exit status names the signal
+    assert fleet.wait_exit(0) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in fleet.members[0].log.read_text(errors="replace")
     print(f"\nreplica 0 drained and exited in {time.monotonic() - drained_at:.1f}s")
     fleet.start_replica(0)
     restarted = len(load.answered)
@@ -222,12 +225,13 @@ def test_index_add_is_served_by_every_replica_within_5s(fleet: Fleet, banking77_
                "--config", str(fleet.config_dir))
         swapped = time.monotonic()
 
-        def top_row(member_url: str) -> int:
+        def answers_from_added_rows(member_url: str) -> bool:
             response = httpx.post(f"{member_url}/v1/chat/completions", timeout=30,
                                   json={"model": "rag", "messages": [{"role": "user", "content": probe}]})
-            return int(response.headers["x-ragway-retrieved"].split(",")[0].split(":")[1])
+            hits = [hit.split(":") for hit in response.headers["x-ragway-retrieved"].split(",")]
+            return any(int(row) >= FIRST_ROWS and float(score) > 0.99 for _, row, score in hits)
 
-        assert wait_for(lambda: all(top_row(m.url) >= FIRST_ROWS for m in fleet.members), 5)
+        assert wait_for(lambda: all(answers_from_added_rows(m.url) for m in fleet.members), 5)
         print(f"\nindex add of {ADDED_ROWS} rows: every replica answered from it "
               f"{time.monotonic() - swapped:.2f}s after the swap")
     finally:

@@ -147,3 +147,13 @@ def test_responses_refuses_what_it_cannot_map(tools_gateway: str) -> None:
     with pytest.raises(Exception) as tool:
         client.responses.create(model="agent", input="hi", tools=[{"type": "web_search"}])
     assert tool.value.status_code == 400
+
+
+def test_completions_plain_and_streamed(gateway_url: str) -> None:
+    client = OpenAI(base_url=f"{gateway_url}/v1", api_key="x", max_retries=0)
+    plain = client.completions.create(model="chat", prompt="Name a fruit.", max_tokens=8, temperature=0)
+    assert plain.object == "text_completion" and plain.choices[0].text.strip()
+    assert plain.usage.completion_tokens > 0
+    chunks = list(client.completions.create(model="chat", prompt="Name a fruit.", max_tokens=8, temperature=0,
+                                            stream=True))
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == plain.choices[0].text
