@@ -63,7 +63,7 @@ def start_llama(port: int) -> subprocess.Popen:
 
     command = server_command(LocalServerConfig(port=port, n_ctx=2048))
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_or_stop(f"http://127.0.0.1:{port}/v1/models", 120, process)
+    _wait_or_stop(f"http://127.0.0.1:{port}/v1/models", 300, process)
     return process
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 from gateway.fleet import Fleet
 from tests.servers import REPO, free_port, stop, wait_for, wait_http, write_config
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # three replicas start at once: slow on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # three replicas start at once: slow on a busy machine
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIRST_ROWS = 200
@@ -91,7 +91,7 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def ragway(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=REPO, check=True, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=1200)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, banking77_dir: Path, stub_ur
     config = write_config(root / "configs", gateway, {"rag": route})
     ragway("index", "build", "--name", "faq", "--examples", str(first), "--indexes-dir", str(indexes),
            "--config", str(config))
-    fleet = Fleet(config, root / "run", free_port(), replicas=3)
+    fleet = Fleet(config, root / "run", free_port(), replicas=3, start_timeout_s=1200)
     fleet.start()
     yield fleet
     fleet.stop()
