@@ -8,9 +8,11 @@
     ├── Conflict                 409 idempotency_conflict
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limit_exceeded
+    │   └── QuotaExceeded        429 insufficient_quota
     ├── NotImplementedYet        501 not_implemented
     ├── ServiceUnavailable       503 service_unavailable
     ├── UpstreamError            502 upstream_error
+    │   └── UpstreamBadStream    502 upstream_bad_stream
     └── UpstreamTimeout          504 upstream_timeout
 
 Every error becomes one body, the OpenAI shape:
@@ -29,10 +31,13 @@ class GatewayError(Exception):
     type: ClassVar[str] = "server_error"
     code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        # sent with the error response (a refusal's Retry-After and x-ratelimit-* headers)
+        self.headers = headers or {}
         if code is not None:
             self.code = code  # type: ignore[misc]
 
@@ -83,6 +88,13 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class QuotaExceeded(RateLimited):
+    """A spend budget that this request's worst-case cost would exceed."""
+
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
 class NotImplementedYet(GatewayError):
     status = 501
     type = "invalid_request_error"
@@ -99,6 +111,12 @@ class UpstreamError(GatewayError):
     status = 502
     type = "upstream_error"
     code = "upstream_error"
+
+
+class UpstreamBadStream(UpstreamError):
+    """A stream the upstream answered 200 for that is empty or not server-sent events."""
+
+    code = "upstream_bad_stream"
 
 
 class UpstreamTimeout(GatewayError):

@@ -16,6 +16,7 @@ from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
 from gateway.evaluation.gate import PromotionGate
 from gateway.evaluation.store import default_store_url
+from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.resources import prepare_resources, resources_stamp
@@ -49,13 +50,17 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
                            sub_batch=settings.sub_batch)
     providers = ProviderRegistry(gateway.models)
     cache = build_cache(gateway.cache, embedder.dim)
+    evaluating = recorder is not None
     if recorder is None:
         metrics = UsageMetrics()
         metrics.track_stats("ragway_cache", cache.stats.as_dict)
         recorder = recorder_for(gateway.log, snapshot.root.parent, metrics)
     health = TargetHealth()
     preparer = Preparer(store, batcher, cache, health)
-    service = ChatService(store, preparer, TargetRunner(providers), cache, TracedRecorder(recorder), health)
+    # the eval path's traffic is the gateway measuring itself, not a client's: no budgets apply
+    limiter = None if evaluating else build_limiter(gateway.limits, gateway.cache.url, recorder.metrics.registry)
+    service = ChatService(store, preparer, TargetRunner(providers), cache, TracedRecorder(recorder), health,
+                          limiter)
     return Deps(
         config=store,
         auth=Authenticator(gateway.auth),
@@ -87,6 +92,7 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        await deps.service.limiter.aclose()
         await deps.usage.aclose()
         await deps.idempotency.aclose()
         await deps.cache.aclose()

@@ -76,14 +76,19 @@ def write_config(root: Path, gateway: dict, routes: dict[str, dict]) -> Path:
 
 
 def start_gateway(config_dir: Path, port: int, env: dict[str, str] | None = None,
-                  log_path: Path | None = None) -> subprocess.Popen:
+                  log_path: Path | None = None, timeout_s: float = 300) -> subprocess.Popen:
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config_dir), "--port", str(port)],
         cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
     )
-    _wait_or_stop(f"http://127.0.0.1:{port}/healthz", 300, process)
+    try:
+        # generous: a busy 2-core machine has taken over two minutes to import the gateway's stack
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout_s, process)
+    except BaseException:
+        stop(process)  # never leave a half-started gateway behind
+        raise
     return process
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
 from gateway.api.auth import Authenticator
 from gateway.api.idempotency import Idempotency
 from gateway.cache import ResponseCache
+from gateway.config.limits import LimitsConfig
 from gateway.config.store import ConfigStore
 from gateway.pipeline.service import ChatService
 from gateway.providers.local_server import LocalServer
@@ -23,6 +24,8 @@ class UsageSink(Protocol):
     metrics: UsageMetrics
 
     def record(self, rec: RequestRecord) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
 
     async def start(self) -> None: ...
 
@@ -40,6 +43,11 @@ class Deps:
     usage: UsageSink
     idempotency: Idempotency
     local_servers: list[LocalServer] = field(default_factory=list)
+
+    @property
+    def limits(self) -> LimitsConfig:
+        """The budgets and rate limits in force (the dashboard shows spend against them)."""
+        return self.config.current.gateway.limits
 
 
 def deps_of(request: Request) -> Deps:

@@ -37,7 +37,7 @@ def _request_id(request: Request) -> str:
 
 
 async def gateway_error(request: Request, exc: GatewayError) -> Response:
-    return json_response(exc.body(), exc.status, {"x-request-id": _request_id(request)})
+    return json_response(exc.body(), exc.status, {**exc.headers, "x-request-id": _request_id(request)})
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -18,11 +18,16 @@ async def healthz() -> Response:
 
 @router.get("/readyz")
 async def readyz(deps: DepsDep) -> Response:
-    """Ready when every local model server answers; reports the last refused config edit."""
+    """Ready when every local model server answers; reports the last refused config edit.
+
+    A log store that is down does not make the gateway unready (requests are answered and their
+    records spooled): `log.status` says `degraded` and how many records wait in the spool.
+    """
     servers = {s.name: await s.is_ready() for s in deps.local_servers}
     ready = all(servers.values())
     body = {"status": "ready" if ready else "starting", "local_servers": servers,
-            "routes": sorted(deps.config.current.routes), "config_error": deps.config.last_error}
+            "routes": sorted(deps.config.current.routes), "config_error": deps.config.last_error,
+            "log": deps.usage.health()}
     return json_response(body, 200 if ready else 503)
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from gateway.config.limits import LimitsConfig
 from gateway.errors import InvalidRequest, ServiceUnavailable
 from gateway.usage.dashboard import PLOTLY_ASSET, plotly_js_path, render_dashboard
 from gateway.usage.duration import parse_duration, parse_since
@@ -42,6 +44,9 @@ class LogsDeps(Protocol):
 
     @property
     def auth(self) -> AdminCheck: ...
+
+    @property
+    def limits(self) -> LimitsConfig: ...
 
 
 async def get_deps(request: Request) -> LogsDeps:
@@ -82,7 +87,7 @@ async def metrics(deps: Deps) -> Response:
 @router.get("/dashboard", include_in_schema=False)
 async def dashboard(deps: Deps, since: str = "24h") -> HTMLResponse:
     window = _checked(parse_duration, since, "since")
-    html = await run_in_threadpool(render_dashboard, _store(deps), window)
+    html = await run_in_threadpool(partial(render_dashboard, _store(deps), window, limits=deps.limits))
     return HTMLResponse(html)
 
 

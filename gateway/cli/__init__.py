@@ -10,6 +10,7 @@ from gateway.cli.config_cmd import config_app
 from gateway.cli.eval_cmd import config_status, eval_app
 from gateway.cli.finetune import finetune
 from gateway.cli.index import index_app
+from gateway.cli.limits_cmd import limits_command
 from gateway.cli.logs import logs_app
 from gateway.cli.serve import serve
 
@@ -27,6 +28,7 @@ app.add_typer(logs_app, name="logs")
 app.command("finetune")(finetune)
 app.add_typer(eval_app, name="eval")
 app.command("advise")(advise_command)
+app.command("limits")(limits_command)
 config_app.command("status")(config_status)
 
 

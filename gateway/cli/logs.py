@@ -20,8 +20,10 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, fail
+from gateway.config.limits import LimitsConfig
 from gateway.config.snapshot import load_gateway
 from gateway.errors import ConfigError
+from gateway.usage.budgets import BudgetRow, budget_usage
 from gateway.usage.duration import epoch_since, parse_duration, parse_since
 from gateway.usage.export import FORMATS, ExportFormat, write_records
 from gateway.usage.store import LoggedRecord, UsageStore
@@ -53,13 +55,18 @@ def summary(
     keys = _parsed(parse_group_keys, by)
     with open_store(config, url) as store:
         rows = guarded(store, lambda: summarize(store, window, keys))
+        budgets = guarded(store, lambda: budget_usage(store, _limits(config, url), time.time()))
     if as_json:
-        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        payload = [row.as_dict() for row in rows]
+        typer.echo(json.dumps({"groups": payload, "budgets": [b.as_dict() for b in budgets]} if budgets
+                              else payload, indent=2))
         return
     table = _summary_table(rows, keys, since)
     # A wide summary overflows a narrow terminal (which wraps it) rather than losing columns.
     width = max(console.width, Measurement.get(console, console.options, table).maximum)
     console.print(table, width=width, crop=False)
+    if budgets:
+        console.print(budget_table(budgets, "spend against budgets"))
 
 
 @logs_app.command("tail")
@@ -138,6 +145,16 @@ def open_store(config: Path, url: str | None) -> Iterator[UsageStore]:
         store.close()
 
 
+def _limits(config: Path, url: str | None) -> LimitsConfig:
+    """gateway.yaml's limits, or none when the store was named by --url without a readable config."""
+    try:
+        return load_gateway(Path(config).resolve()).limits
+    except (ConfigError, OSError):
+        if url:
+            return LimitsConfig()
+        raise
+
+
 def guarded(store: UsageStore, call: Callable[[], T]) -> T:
     try:
         return call()
@@ -214,3 +231,16 @@ def _export_with_progress(
         task = progress.add_task("exporting", total=total)
         records = store.iter_records(since=start, route=route)
         return write_records(records, out, fmt, on_row=lambda: progress.advance(task))
+
+
+def budget_table(rows: list[BudgetRow], title: str = "budgets and rate limits") -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for header in ("scope", "limit", "window", "allowed", "used", "remaining", "used %"):
+        table.add_column(header, justify="left" if header in ("scope", "limit", "window") else "right",
+                         no_wrap=True)
+    for row in rows:
+        money = row.limit.startswith("usd")
+        figure = (lambda v: f"${v:.4f}") if money else (lambda v: f"{v:,.0f}")
+        table.add_row(row.scope, row.limit, row.window, figure(row.allowed), figure(row.used),
+                      figure(row.remaining), f"{row.share:.0%}", style="bold red" if row.share >= 1 else None)
+    return table

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Strict
+from gateway.config.limits import LimitsConfig
 from gateway.config.stores import (
     CacheStoreConfig,
     EmbedderConfig,
@@ -87,6 +88,7 @@ class GatewayConfig(Strict):
     embedder: EmbedderConfig = EmbedderConfig()
     cache: CacheStoreConfig = CacheStoreConfig()
     log: LogStoreConfig = LogStoreConfig()
+    limits: LimitsConfig = LimitsConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     indexes_dir: str = "indexes"

@@ -59,6 +59,10 @@ class LogStoreConfig(Strict):
 
     A relative SQLite path is taken relative to the directory holding the config directory.
     `enabled: false` keeps metrics but stores no records.
+
+    Records the store cannot take go to `spool_path` (a SQLite file, relative like the log's) and are
+    replayed, in order and once each, when the store answers again, including after a restart. Only a
+    spool grown to `spool_max_mb` drops records; the log line and `ragway_log_dropped_records` say so.
     """
 
     enabled: bool = True
@@ -66,6 +70,10 @@ class LogStoreConfig(Strict):
     queue_max: int = Field(10_000, ge=1)
     batch_max: int = Field(200, ge=1)
     flush_interval_s: float = Field(0.5, gt=0)
+    spool_path: str = Field("ragway-spool.db", min_length=1)
+    spool_max_mb: float = Field(256.0, gt=0)
+    # how often a store that failed is tried again while records wait in the spool
+    retry_interval_s: float = Field(1.0, gt=0, le=300)
 
 
 class IdempotencyConfig(Strict):

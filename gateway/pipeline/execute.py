@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind
 from gateway.cache import replay_as_stream
 from gateway.config.policy import CascadePolicy
 from gateway.config.route import ClassifierTarget, ModelTarget
-from gateway.errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, RateLimited, UpstreamBadStream, UpstreamError, UpstreamTimeout
 from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing import Decision, SmallAnswer, next_target, review
@@ -81,6 +81,8 @@ class TargetRunner:
         with step(f"chat {model}", attributes, SpanKind.CLIENT):
             chunks = self.providers.get(spec.model).stream(payload).__aiter__()
             first = await anext(chunks, None)
+        if first is None:
+            raise UpstreamBadStream(f"model '{spec.model}' answered 200 with an empty stream")
         return _prepend(first, chunks)
 
     def _classify(self, plan: Plan) -> dict[str, Any]:
@@ -129,9 +131,7 @@ def _review(plan: Plan, decision: Decision, body: dict[str, Any]) -> Decision | 
     return Decision(target=verdict.target, reason=verdict.reason)
 
 
-async def _prepend(first: Chunk | None, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
-    if first is None:
-        return
+async def _prepend(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
     yield first
     async for chunk in rest:
         yield chunk

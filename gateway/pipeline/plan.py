@@ -10,6 +10,7 @@ import numpy as np
 from gateway.cache import CacheLookup, CacheQuery
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig, Target
 from gateway.config.snapshot import Route
+from gateway.limits import NO_GRANT, Grant
 from gateway.pipeline.resources import RouteResources
 from gateway.pipeline.retrieve import NOTHING, Retrieved
 from gateway.routing import Decision
@@ -36,6 +37,10 @@ class Plan:
     reason: str = ""
     confidence: float | None = None
     answered_from_cache: bool = False
+    # True for a request that shared another identical request's upstream call (billed on that one)
+    coalesced: bool = False
+    # what was reserved against budgets and rate limits, settled when the answer is recorded
+    grant: Grant = NO_GRANT
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

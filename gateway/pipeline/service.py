@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
 from gateway.cache import ResponseCache, collect_stream, replay_as_stream
+from gateway.config.limits import LimitsConfig
 from gateway.config.store import ConfigStore
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamBadStream
+from gateway.limits import Limiter
+from gateway.limits.counters import MemoryCounters
+from gateway.pipeline.admission import worst_case
+from gateway.pipeline.coalesce import StreamFlights
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.plan import Plan
@@ -17,7 +22,7 @@ from gateway.pipeline.target_health import TargetHealth
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
 from gateway.usage.pricing import approximate_tokens, fill_costs
-from gateway.usage.record import RequestRecord
+from gateway.usage.record import COALESCED, RequestRecord
 
 Chunk = dict[str, Any]
 
@@ -30,16 +35,19 @@ class ChatService:
     """Answers chat completions for routes and directly named models."""
 
     def __init__(self, config: ConfigStore, preparer: Preparer, runner: TargetRunner, cache: ResponseCache,
-                 recorder: Recorder, health: TargetHealth) -> None:
+                 recorder: Recorder, health: TargetHealth, limiter: Limiter | None = None) -> None:
         self.config = config
         self.preparer = preparer
         self.runner = runner
         self.cache = cache
         self.recorder = recorder
         self.health = health
+        self.streams = StreamFlights()
+        self.limiter = limiter or Limiter(LimitsConfig(), MemoryCounters())
 
     async def complete(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, str]]:
         plan = await self._prepare(req, ctx)
+        await self._reserve(plan, ctx)
         started = time.perf_counter()
         try:
             body = dict(plan.lookup.response) if plan.answered_from_cache else await self._call(plan)
@@ -50,25 +58,29 @@ class ChatService:
             _take_usage(plan.record, body.get("usage"))
         body["ragway"] = plan.meta()
         self._finish(plan, ctx, started, output=_message_text(body))
-        return body, plan.headers()
+        return body, {**plan.headers(), **plan.grant.headers}
 
     async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
                                                                                            dict[str, str]]:
         """Start the answer stream; errors before its first chunk raise as normal HTTP errors."""
         plan = await self._prepare(req, ctx)
         plan.record.stream = True
+        await self._reserve(plan, ctx)
         wants_usage = bool(req.stream_options and req.stream_options.include_usage)
         started = time.perf_counter()
         if plan.answered_from_cache:
             chunks = _aiter(replay_as_stream(plan.lookup.response or {}, include_usage=True))
         else:
             try:
-                chunks = await self.runner.open_stream(plan)
+                chunks = await self._open_upstream(plan)
+            except UpstreamBadStream as exc:
+                # the upstream said 200: the client gets a stream too, ending in the error event
+                chunks = _failing(exc)
             except GatewayError as exc:
                 self._finish(plan, ctx, started, error=exc)
                 raise
         ttfb = time.perf_counter()
-        return self._relay(plan, ctx, chunks, started, ttfb, wants_usage), plan.headers()
+        return self._relay(plan, ctx, chunks, started, ttfb, wants_usage), {**plan.headers(), **plan.grant.headers}
 
     def refuse(self, ctx: RequestContext, error: GatewayError, route: str = "") -> None:
         """Log a request refused before it had a plan: bad key, bad body, unknown route, unusable input."""
@@ -87,11 +99,51 @@ class ChatService:
             self.refuse(ctx, exc, req.model if known else "")
             raise
 
+    async def _reserve(self, plan: Plan, ctx: RequestContext) -> None:
+        """Reserve the plan's worst case against its key's and route's limits; a refusal is logged and raised."""
+        if not self.limiter.active:
+            return
+        gateway = self.config.current.gateway
+        ask = worst_case(plan, gateway.models, gateway.limits.default_max_tokens)
+        try:
+            plan.grant = await self.limiter.reserve(ask)
+        except GatewayError as exc:
+            self.refuse(ctx, exc, ask.route)
+            raise
+
     async def _call(self, plan: Plan) -> dict[str, Any]:
         if plan.query is None:
             return await self.runner.complete(plan)
-        body = await self.cache.fill(plan.query, plan.lookup, lambda: self._answer(plan))
+        led = False
+
+        def lead() -> Awaitable[dict[str, Any]]:
+            nonlocal led
+            led = True
+            return self._answer(plan)
+
+        try:
+            body = await self.cache.fill(plan.query, plan.lookup, lead)
+        finally:
+            plan.coalesced = not led
+        if plan.coalesced:
+            # a follower shared the leader's call: it reports the target that answered
+            earlier = body.get("ragway") or {}
+            plan.target, plan.model = earlier.get("target", plan.target), earlier.get("model", plan.model)
         return dict(body)
+
+    async def _open_upstream(self, plan: Plan) -> AsyncIterator[Chunk]:
+        """The upstream stream; identical concurrent requests (same cache key, a miss) share one."""
+        if plan.query is None or plan.lookup.status != "miss" or not plan.lookup.key:
+            return await self.runner.open_stream(plan)
+        shared, leads = self.streams.join(plan.lookup.key, lambda: self.runner.open_stream(plan))
+        if leads:
+            shared.leader = plan
+        else:
+            plan.coalesced = True
+        await shared.started()
+        if plan.coalesced:
+            plan.target, plan.model, plan.reason = shared.leader.target, shared.leader.model, shared.leader.reason
+        return shared.follow()
 
     async def _answer(self, plan: Plan) -> dict[str, Any]:
         body = await self.runner.complete(plan)
@@ -123,7 +175,7 @@ class ChatService:
         yield DONE
 
     async def _store_stream(self, plan: Plan, seen: list[Chunk]) -> None:
-        if plan.query is None or plan.answered_from_cache or plan.lookup.status != "miss":
+        if plan.query is None or plan.answered_from_cache or plan.coalesced or plan.lookup.status != "miss":
             return
         body = collect_stream(seen)
         body.pop("ragway", None)
@@ -141,11 +193,16 @@ class ChatService:
         if not plan.answered_from_cache:
             rec.latency.upstream_ttfb_ms = ((ttfb or now) - started) * 1000.0
             rec.latency.upstream_ms = (now - started) * 1000.0
+        if not plan.answered_from_cache and not plan.coalesced:
             self.health.note(plan.name, plan.target, error is None)
         rec.latency.total_ms = ctx.elapsed_ms()
         if error is not None:
             rec.status, rec.error_type = error.status, error.code
         self._price(plan)
+        if plan.coalesced:
+            # the leader's record bills the one upstream call; a follower's costs nothing
+            rec.cache, rec.tokens_in, rec.tokens_out, rec.cost_usd = COALESCED, 0, 0, 0.0
+        self.limiter.settle(plan.grant, tokens=rec.tokens_in + rec.tokens_out, usd=rec.cost_usd)
         self.recorder.record(rec)
 
     def _price(self, plan: Plan) -> None:
@@ -200,3 +257,8 @@ def _take_usage(rec: RequestRecord, usage: dict[str, Any] | None) -> None:
 async def _aiter(chunks: Any) -> AsyncIterator[Chunk]:
     for chunk in chunks:
         yield chunk
+
+
+async def _failing(error: GatewayError) -> AsyncIterator[Chunk]:
+    raise error
+    yield {}  # a generator that raises on its first step

@@ -16,7 +16,14 @@ import aiohttp
 import orjson
 
 from gateway.config import ModelConfig
-from gateway.errors import GatewayError, InvalidRequest, RateLimited, UpstreamError, UpstreamTimeout
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    RateLimited,
+    UpstreamBadStream,
+    UpstreamError,
+    UpstreamTimeout,
+)
 
 RETRYABLE_STATUS = {500, 502, 503, 504}
 
@@ -106,6 +113,7 @@ class OpenAICompatProvider:
 
 
 async def _sse_chunks(response: aiohttp.ClientResponse, name: str, timeout_s: float) -> AsyncIterator[dict[str, Any]]:
+    events = 0
     try:
         async for raw in response.content:
             line = raw.strip()
@@ -113,10 +121,11 @@ async def _sse_chunks(response: aiohttp.ClientResponse, name: str, timeout_s: fl
                 continue
             data = line[5:].strip()
             if data == b"[DONE]":
-                return
+                break
             chunk = orjson.loads(data)
             if "error" in chunk and "choices" not in chunk:
                 raise UpstreamError(f"model '{name}' failed mid-stream: {_message_of(chunk)}")
+            events += 1
             yield chunk
     except TimeoutError:
         raise UpstreamTimeout(f"model '{name}' stalled for {timeout_s:g}s mid-stream") from None
@@ -124,6 +133,9 @@ async def _sse_chunks(response: aiohttp.ClientResponse, name: str, timeout_s: fl
         raise UpstreamError(f"model '{name}' dropped the stream: {type(exc).__name__}") from None
     except orjson.JSONDecodeError:
         raise UpstreamError(f"model '{name}' sent a stream event that is not JSON") from None
+    if not events:
+        kind = response.content_type or "no content type"
+        raise UpstreamBadStream(f"model '{name}' answered 200 with no stream events ({kind})")
 
 
 async def _read_or_empty(response: aiohttp.ClientResponse) -> bytes:

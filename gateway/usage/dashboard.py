@@ -16,6 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from gateway.config.limits import LimitsConfig
+from gateway.usage.budgets import budget_usage
 from gateway.usage.record import Sample
 from gateway.usage.store import UsageStore
 from gateway.usage.summary import SummaryRow, summarize_samples
@@ -40,16 +42,19 @@ def bucket_seconds(window: timedelta) -> int:
     return next((b for b in NICE_BUCKETS_S if b >= wanted), NICE_BUCKETS_S[-1])
 
 
-def render_dashboard(store: UsageStore, window: timedelta, *, now: float | None = None) -> str:
-    """The dashboard HTML for the last *window* of traffic."""
+def render_dashboard(store: UsageStore, window: timedelta, *, now: float | None = None,
+                     limits: LimitsConfig | None = None) -> str:
+    """The dashboard HTML for the last *window* of traffic, with spend against *limits* when any are set."""
     end = time.time() if now is None else now
     samples = list(store.iter_samples(since=end - window.total_seconds(), until=end))
+    budgets = budget_usage(store, limits, end) if limits is not None else []
     env = Environment(loader=PackageLoader("gateway.usage", "templates"), autoescape=select_autoescape())
     return env.get_template("dashboard.html").render(
         window=_window_label(window),
         generated=datetime.fromtimestamp(end, UTC).isoformat(timespec="seconds"),
         plotly_src=PLOTLY_ASSET,
         figures=figures(samples, window, end),
+        budgets=budgets,
     )
 
 

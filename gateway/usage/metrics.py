@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from gateway.usage.record import RequestRecord
+from gateway.usage.record import COALESCED, RequestRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Seconds; spans a cache hit (~1 ms) to a slow large-model generation (~1 min).
@@ -58,8 +58,23 @@ class UsageMetrics:
             "ragway_log_queue_depth", "Records waiting to be written to the log store.", registry=self.registry
         )
         self.dropped = Counter(
-            "ragway_log_dropped_records", "Records that could not be written (queue full or store failing).",
+            "ragway_log_dropped_records", "Records lost: the queue was full, or the spool at its size limit.",
             ("reason",), registry=self.registry,
+        )
+        self.spooled = Counter(
+            "ragway_log_spooled_records", "Records the store could not take, kept in the local spool.",
+            registry=self.registry,
+        )
+        self.replayed = Counter(
+            "ragway_log_replayed_records", "Spooled records written to the store once it answered again.",
+            registry=self.registry,
+        )
+        self.spool_depth = Gauge(
+            "ragway_log_spool_depth", "Records waiting in the local spool.", registry=self.registry
+        )
+        self.store_up = Gauge(
+            "ragway_log_store_up", "1 while the log store takes writes, 0 while records go to the spool.",
+            registry=self.registry,
         )
         self.written = Counter(
             "ragway_log_written_records", "Records written to the log store.", registry=self.registry
@@ -72,7 +87,7 @@ class UsageMetrics:
         if rec.failed:
             self.errors.labels(*labels, rec.error_type or str(rec.status)).inc()
         self.latency.labels(*labels).observe(rec.latency.total_ms / 1000)
-        if not rec.cache_hit and rec.latency.upstream_ms > 0:
+        if not rec.cache_hit and rec.cache != COALESCED and rec.latency.upstream_ms > 0:
             self.upstream_latency.labels(*labels).observe(rec.latency.upstream_ms / 1000)
         self.tokens.labels(*labels, "in").inc(rec.tokens_in)
         self.tokens.labels(*labels, "out").inc(rec.tokens_out)
@@ -83,6 +98,11 @@ class UsageMetrics:
     def track_queue(self, depth: Callable[[], int]) -> None:
         """Report *depth()* as the log-queue depth at every scrape."""
         self.queue_depth.set_function(depth)
+
+    def track_spool(self, depth: Callable[[], int], up: Callable[[], bool]) -> None:
+        """Report the spool's depth and whether the store is reachable at every scrape."""
+        self.spool_depth.set_function(depth)
+        self.store_up.set_function(lambda: float(up()))
 
     def track_stats(self, prefix: str, read: Callable[[], Mapping[str, float | int | bool]]) -> None:
         """Export every counter *read()* returns as `<prefix>_<name>` at each scrape (e.g. the cache's)."""

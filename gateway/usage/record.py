@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 # Values of RequestRecord.cache that mean the answer came from the cache (see the cache's response header).
 CACHE_HITS = frozenset({"hit", "semantic-hit"})
+# RequestRecord.cache of a request that shared an identical request's upstream call: it costs nothing
+COALESCED = "coalesced"
 
 
 def is_cache_hit(cache: str) -> bool:
@@ -62,6 +65,9 @@ class RequestRecord:
     stream: bool = False
     input_text: str = ""
     output_text: str = ""
+    # unique per record (request_id comes from the client's x-request-id when sent): a replayed spool
+    # and a retried batch are written once because the store refuses a second row with the same record_id
+    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def cache_hit(self) -> bool:

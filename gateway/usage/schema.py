@@ -76,7 +76,12 @@ def _text_columns() -> list[Column[Any]]:
             Column("output_text", Text, nullable=False, default="")]
 
 
-request_log = _request_log_v1(metadata, *_text_columns())
+def _record_id_column() -> Column[Any]:
+    return Column("record_id", String(32), nullable=True)
+
+
+request_log = _request_log_v1(metadata, *_text_columns(), _record_id_column(),
+                              Index("ux_request_log_record_id", "record_id", unique=True))
 
 
 def m001_request_log(conn: Connection) -> None:
@@ -91,4 +96,13 @@ def m002_request_texts(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE request_log ADD COLUMN {name} TEXT DEFAULT '' NOT NULL"))
 
 
-MIGRATIONS: Sequence[Migration] = (m001_request_log, m002_request_texts)
+def m003_record_ids(conn: Connection) -> None:
+    """A unique id per record, so replaying the spool or retrying a batch never writes a row twice.
+
+    Rows written before it keep NULL, which a unique index lets repeat on SQLite and PostgreSQL alike.
+    """
+    conn.execute(text("ALTER TABLE request_log ADD COLUMN record_id VARCHAR(32)"))
+    conn.execute(text("CREATE UNIQUE INDEX ux_request_log_record_id ON request_log (record_id)"))
+
+
+MIGRATIONS: Sequence[Migration] = (m001_request_log, m002_request_texts, m003_record_ids)

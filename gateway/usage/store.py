@@ -27,9 +27,10 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    insert,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from gateway.config.stores import LogStoreConfig
@@ -99,12 +100,16 @@ class UsageStore:
             return self._migrations.current(conn)
 
     def insert_many(self, records: Sequence[RequestRecord]) -> int:
-        """Write *records* in one transaction; all or none are stored."""
-        if not records:
+        """Write *records* in one transaction; all or none are stored, and a record_id already stored is skipped."""
+        return self.insert_rows([to_row(rec) for rec in records])
+
+    def insert_rows(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Like insert_many for rows made by `to_row` (the spool keeps those); missing columns take defaults."""
+        if not rows:
             return 0
         with self._writer.begin() as conn:
-            self._insert.run(conn, [to_row(rec) for rec in records])
-        return len(records)
+            self._insert.run(conn, [{**_ROW_DEFAULTS, **row} for row in rows])
+        return len(rows)
 
     def records(
         self,
@@ -151,6 +156,15 @@ class UsageStore:
         with self._engine.connect() as conn:
             return int(conn.scalar(query) or 0)
 
+    def totals(self, column: str, *, since: float) -> dict[str, tuple[int, int, float]]:
+        """(requests, tokens, USD) per value of *column* (key_id or route) since *since*; refusals left out."""
+        c = request_log.c
+        query = (select(c[column], func.count(), func.coalesce(func.sum(c.tokens_in + c.tokens_out), 0),
+                        func.coalesce(func.sum(c.cost_usd), 0.0))
+                 .where(c.ts >= since, c.decision != "refused").group_by(c[column]))
+        with self._engine.connect() as conn:
+            return {str(name): (int(n), int(tokens), float(usd)) for name, n, tokens, usd in conn.execute(query)}
+
     def prune(self, older_than: float) -> int:
         """Delete records with ts before *older_than*; return how many went."""
         with self._writer.begin() as conn:
@@ -169,7 +183,10 @@ class _InsertStatement:
 
     def __init__(self, engine: Engine) -> None:
         names = [c.name for c in request_log.columns if c.name != "id"]
-        compiled = insert(request_log).values({n: bindparam(n) for n in names}).compile(dialect=engine.dialect)
+        dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        # a record_id already stored is skipped: what makes a replayed or retried batch harmless
+        statement = dialect_insert(request_log).values({n: bindparam(n) for n in names})
+        compiled = statement.on_conflict_do_nothing(index_elements=["record_id"]).compile(dialect=engine.dialect)
         self.sql = str(compiled)
         self.order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
 
@@ -194,9 +211,13 @@ def to_row(rec: RequestRecord) -> dict[str, Any]:
 
 def from_row(row: Any) -> LoggedRecord:
     fields: dict[str, Any] = {name: row[name] for name in _RECORD_FIELDS}
+    fields["record_id"] = fields["record_id"] or ""
     latency = Latency(**{name: row[name] for name in _LATENCY_FIELDS})
     rec = RequestRecord(**fields, latency=latency, retrieved_ids=json.loads(row["retrieved_ids"]))
     return LoggedRecord(id=int(row["id"]), record=rec)
+
+
+_ROW_DEFAULTS = {**to_row(RequestRecord(ts=0.0, request_id="", route="")), "record_id": None}
 
 
 def _window(
@@ -218,7 +239,8 @@ def _window(
 
 def _build_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # a store that went away must fail a write in seconds (the batch then goes to the spool), not hang
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import REPO, free_port, start_gateway, start_llama, stop, write_config
+from tests.private_servers import PrivatePostgres, PrivateRedis
+from tests.servers import REPO, free_port, start_gateway, start_llama, stop, wait_http, write_config
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +73,32 @@ def gateway_url(llama_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 @pytest.fixture
 def config_dir(tmp_path: Path, llama_url: str) -> Path:
     return write_config(tmp_path / "configs", base_gateway(llama_url), {"chat": CHAT_ROUTE})
+
+
+@pytest.fixture(scope="session")
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of this test session's own, for tests that stop and start it."""
+    cluster = PrivatePostgres()
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of this test session's own, for tests that stop and start it."""
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def test_upstream() -> Iterator[str]:
+    """The priced, recording upstream of tests/upstream.py (its /stats counts calls)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tests.upstream", "--port", str(port)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/stats", 60, process)
+    yield f"http://127.0.0.1:{port}"
+    stop(process)

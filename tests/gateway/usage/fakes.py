@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.api.logs import AdminCheck, router
+from gateway.config.limits import LimitsConfig
 from gateway.errors import GatewayError, Unauthorized
 from gateway.usage.writer import NullRecorder, UsageRecorder
 
@@ -27,6 +28,7 @@ class FakeAdminAuth:
 class FakeDeps:
     usage: UsageRecorder | NullRecorder
     auth: AdminCheck
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 def fake_app(usage: UsageRecorder | NullRecorder, auth: AdminCheck | None = None) -> FastAPI:

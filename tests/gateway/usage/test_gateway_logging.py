@@ -21,7 +21,7 @@ def send(port: int, n: int, model: str = "chat") -> None:
     for i in range(n):
         body = {"model": model, "max_tokens": 2, "messages": [{"role": "user", "content": f"Say {i}"}]}
         response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60)
-        assert response.status_code == 200
+        assert response.status_code == 200, response.text
 
 
 def streamed_content(sse: str) -> str:
@@ -38,7 +38,7 @@ def logged_config(root: Path, llama_url: str, store_url: str) -> Path:
 def test_sigterm_after_n_requests_stores_exactly_n(tmp_path: Path, llama_url: str, store_url: str) -> None:
     root = logged_config(tmp_path / "configs", llama_url, store_url)
     port = free_port()
-    process = start_gateway(root, port)
+    process = start_gateway(root, port, log_path=tmp_path / "gateway.log")
     try:
         send(port, 12)
         body = {"model": "nope", "messages": [{"role": "user", "content": "x"}]}

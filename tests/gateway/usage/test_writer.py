@@ -10,6 +10,7 @@ from pathlib import Path
 from gateway.config.stores import LogStoreConfig
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.record import RequestRecord
+from gateway.usage.spool import Spool
 from gateway.usage.store import UsageStore
 from gateway.usage.writer import NullRecorder, UsageRecorder, recorder_for
 from tests.gateway.usage.conftest import make_record
@@ -90,16 +91,23 @@ async def test_close_flushes_exactly_what_was_recorded(store_url: str) -> None:
     reader.close()
 
 
-async def test_write_failures_are_retried_then_counted_and_close_still_returns() -> None:
+async def test_a_failing_store_spools_every_record_and_drops_none(tmp_path: Path) -> None:
     store, metrics = FailingFakeStore(), UsageMetrics()
-    recorder = UsageRecorder(store, metrics, batch_max=10, flush_interval_s=0.01, retry_base_s=0.001)
+    spool = Spool(tmp_path / "spool.db", max_bytes=2**20)
+    recorder = UsageRecorder(store, metrics, spool=spool, batch_max=10, flush_interval_s=0.01,
+                             retry_interval_s=0.01)
     await recorder.start()
     for i in range(3):
         recorder.record(make_record(float(i)))
+    await asyncio.sleep(0.1)
+    assert recorder.health()["status"] == "degraded"
     await recorder.aclose()
-    assert sample(metrics, "ragway_log_dropped_records_total", reason="write_error") == 3
-    assert store.attempts % 3 == 0 and store.attempts >= 3
+    assert sample(metrics, "ragway_log_spooled_records_total") == 3
+    assert sample(metrics, "ragway_log_dropped_records_total", reason="write_error") == 0
     assert sample(metrics, "ragway_log_written_records_total") == 0
+    reopened = Spool(tmp_path / "spool.db", max_bytes=2**20)
+    assert [row["ts"] for _, row in reopened.oldest(10)] == [0.0, 1.0, 2.0]
+    reopened.close()
 
 
 async def test_a_bad_record_never_raises_into_the_request() -> None:
