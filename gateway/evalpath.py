@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -82,12 +82,19 @@ async def gateway_answers(config_dir: Path) -> AsyncIterator[AnswerFn]:
     tap = RecordTap()
     deps = build_deps(store, recorder=tap)
     async with running(deps, watch=False):
-        yield answer_fn(store, deps.service, tap)
+        yield answer_fn(store, deps.service, tap, deps.embedder.cache.clear)
 
 
-def answer_fn(store: VariantStore, service: ChatService, tap: RecordTap) -> AnswerFn:
+def answer_fn(store: VariantStore, service: ChatService, tap: RecordTap, forget: Callable[[], None]) -> AnswerFn:
+    """*forget* empties the embedding cache when a new variant starts, so no variant is timed on another's work."""
+    current: list[str] = []
+
     async def answer(config: RouteConfig, messages: Messages) -> Answer:
-        request = ChatCompletionRequest.model_validate({"model": store.add(config), "messages": messages})
+        name = store.add(config)
+        if current != [name]:
+            forget()
+            current[:] = [name]
+        request = ChatCompletionRequest.model_validate({"model": name, "messages": messages})
         ctx = RequestContext(request_id=uuid.uuid4().hex, key_id=EVAL_KEY, headers={CACHE_HEADER: "no-store"})
         try:
             body, _ = await service.complete(request, ctx)

@@ -19,6 +19,7 @@ from gateway.evaluation.store import default_store_url
 from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer
+from gateway.pipeline.pretrain import pretrain_routes
 from gateway.pipeline.resources import prepare_resources, resources_stamp
 from gateway.pipeline.service import ChatService
 from gateway.pipeline.target_health import TargetHealth
@@ -44,7 +45,8 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     registry = IndexRegistry(snapshot.indexes_dir, embedder.model_id, embedder.dim)
     # one query at a time searches faster on one thread than with OpenMP waking every core
     faiss.omp_set_num_threads(1)
-    store.attach(lambda snap: prepare_resources(snap, registry), lambda snap: resources_stamp(snap, registry))
+    store.attach(lambda snap: prepare_resources(snap, registry, store.live.resources),
+                 lambda snap: resources_stamp(snap, registry))
     store.gate(PromotionGate(default_store_url(snapshot)))
     batcher = MicroBatcher(embedder, settings.batch_max, settings.batch_wait_ms, cache_size=settings.cache_size,
                            sub_batch=settings.sub_batch)
@@ -84,14 +86,21 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
     poll_s = deps.config.current.gateway.artifacts_poll_s
     watchers = [asyncio.create_task(deps.config.watch(stop)),
                 asyncio.create_task(deps.config.watch_artifacts(stop, poll_s))] if watch else []
+    # Embedding a route's eval data takes a while; until it is in, the bounded cache serves no hit.
+    pretraining = asyncio.create_task(pretrain_routes(deps.config.current, deps.embedder, deps.cache))
     try:
         yield deps
     finally:
         stop.set()
+        pretraining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pretraining
         for watcher in watchers:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        # verification calls still running are billed: let them finish and be logged first
+        await deps.service.verifier.aclose()
         await deps.service.limiter.aclose()
         await deps.usage.aclose()
         await deps.idempotency.aclose()

@@ -43,6 +43,9 @@ class VectorLRU:
     def __len__(self) -> int:
         return len(self._items)
 
+    def clear(self) -> None:
+        self._items.clear()
+
 
 class MicroBatcher:
     """Embeds single texts for many concurrent callers with as few forward passes as it can."""

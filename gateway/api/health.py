@@ -25,8 +25,10 @@ async def readyz(deps: DepsDep) -> Response:
     """
     servers = {s.name: await s.is_ready() for s in deps.local_servers}
     ready = all(servers.values())
+    unavailable = dict(getattr(deps.config.live.resources, "unavailable", {}))
+    serving = sorted(name for name in deps.config.current.routes if name not in unavailable)
     body = {"status": "ready" if ready else "starting", "local_servers": servers,
-            "routes": sorted(deps.config.current.routes), "config_error": deps.config.last_error,
+            "routes": serving, "unavailable_routes": unavailable, "config_error": deps.config.last_error,
             "log": deps.usage.health()}
     return json_response(body, 200 if ready else 503)
 

@@ -17,7 +17,7 @@ from gateway.cache.query import CACHE_HEADER, CacheControl, CacheLookup, CacheQu
 from gateway.cache.replay import collect_stream, replay_as_stream
 from gateway.cache.singleflight import SingleFlight
 from gateway.cache.stats import CacheStats
-from gateway.cache.tiered import TieredCache
+from gateway.cache.tiered import TieredCache, evidence_space
 
 __all__ = [
     "CACHE_HEADER",
@@ -32,6 +32,7 @@ __all__ = [
     "build_cache",
     "cacheable",
     "collect_stream",
+    "evidence_space",
     "exact_key",
     "parse_cache_control",
     "replay_as_stream",

@@ -5,8 +5,10 @@ With NoCache in place of a cache the request path keeps the same calls and no `i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from gateway.cache.query import CacheLookup, CacheQuery
 from gateway.cache.stats import CacheStats
@@ -28,6 +30,14 @@ class ResponseCache(Protocol):
 
     async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
         """Keep *response* for a miss; anything else, and incomplete responses, are ignored."""
+        ...
+
+    async def observe(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> bool | None:
+        """Verification: does the model's *response* agree with the semantic hit *lookup* served? (learned)"""
+        ...
+
+    async def pretrain(self, q: CacheQuery, vectors: np.ndarray, answers: Sequence[str]) -> int:
+        """Bounded-rule evidence from labelled pairs for *q*'s route; how many observations it added."""
         ...
 
     async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -57,6 +67,12 @@ class NoCache:
 
     async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
         return None
+
+    async def observe(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> bool | None:
+        return None
+
+    async def pretrain(self, q: CacheQuery, vectors: np.ndarray, answers: Sequence[str]) -> int:
+        return 0
 
     async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         return await fn()

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from gateway.cache.base import NoCache, ResponseCache
+from gateway.cache.evidence import Evidence
 from gateway.cache.lru import LruStore
 from gateway.cache.memory import MemoryStore
 from gateway.cache.semantic import SemanticIndex
@@ -14,17 +15,28 @@ from gateway.cache.tiered import EntryStore, TieredCache
 from gateway.config.stores import CacheStoreConfig
 
 
-def build_cache(config: CacheStoreConfig, dim: int, clock: Callable[[], float] = time.time) -> ResponseCache:
+def build_cache(config: CacheStoreConfig, dim: int, clock: Callable[[], float] = time.time,
+                evidence: Evidence | None = None) -> ResponseCache:
     """memory:// -> in-process LRU and semantic index; redis://... -> Redis, mirrored into each replica.
 
     *dim* is the embedder's dimension: every request vector the gateway passes has this length.
-    Call `await cache.start()` before serving and `await cache.aclose()` on shutdown.
+    Call `await cache.start()` before serving and `await cache.aclose()` on shutdown. *evidence*
+    replaces the bounded rule's evidence store (by default in-process, or shared through Redis).
     """
     if not config.enabled:
         return NoCache()
     stats = CacheStats()
     index = SemanticIndex(dim, config.max_entries, clock)
-    return TieredCache(_store(config, index, stats, clock), index, stats, clock)
+    return TieredCache(_store(config, index, stats, clock), index, stats, clock, evidence or _evidence(config))
+
+
+def _evidence(config: CacheStoreConfig) -> Evidence:
+    if config.url.startswith("memory://"):
+        return Evidence()
+    from gateway.cache.redis_evidence import RedisEvidence
+    from gateway.cache.redis_store import redis_client
+
+    return RedisEvidence(redis_client(config.url, config.socket_timeout_ms / 1000), config.key_prefix)
 
 
 def _store(config: CacheStoreConfig, index: SemanticIndex, stats: CacheStats, clock: Callable[[], float]) -> EntryStore:

@@ -24,12 +24,15 @@ logger = logging.getLogger(__name__)
 
 
 def entry_fields(entry: SemanticEntry) -> dict[str, Any]:
-    """The stream fields of one entry: exact key, scope, float32 vector bytes, expiry (epoch s)."""
+    """The stream fields of one entry: exact key, scope, float32 vector bytes, expiry (epoch s), answer
+    digest and question text (the last two absent from records written before them)."""
     return {
         "k": entry.key,
         "s": entry.scope,
         "v": np.ascontiguousarray(entry.vector, dtype=np.float32).tobytes(),
         "x": repr(entry.expires_at),
+        "a": entry.answer,
+        "t": entry.text,
     }
 
 
@@ -42,6 +45,8 @@ def parse_fields(fields: dict[bytes, bytes], dim: int) -> SemanticEntry | None:
             key=fields[b"k"].decode(),
             vector=vector,
             expires_at=float(fields[b"x"]),
+            answer=fields.get(b"a", b"").decode(),
+            text=fields.get(b"t", b"").decode(),
         )
     except (KeyError, ValueError, UnicodeDecodeError):
         return None

@@ -34,6 +34,14 @@ def semantic_scope(q: CacheQuery) -> str:
     return _digest("s", q, normalise_messages(q.messages[:-1]))
 
 
+def last_text(messages: list[dict[str, Any]]) -> str:
+    """The text of the last message (text parts joined), which the request vector stands for."""
+    content = messages[-1].get("content") if messages else None
+    if isinstance(content, list):
+        return " ".join(part["text"] for part in content if _is_text_part(part))
+    return content if isinstance(content, str) else ""
+
+
 def normalise_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [_normalise_message(message) for message in messages]
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gateway.cache.bounded import Cell
 from gateway.config.route_sections import CacheSettings
 from gateway.errors import InvalidRequest
 
@@ -56,17 +57,38 @@ class CacheQuery:
 
 @dataclass(frozen=True)
 class CacheLookup:
-    """The cache's answer. `key` is empty when the request must not be cached at all."""
+    """The cache's answer. `key` is empty when the request must not be cached at all.
+
+    For a semantic hit, `rule` served it with `error` its estimated wrong-hit share (an upper bound,
+    None before any evidence) and `verify` asks the gateway to check it against the model. For a
+    hit or a miss with a semantic candidate, `cell` and `answer` are where the model's answer is
+    evidence (`CacheLookup.learns`).
+    """
 
     status: LookupStatus
     response: dict[str, Any] | None
     score: float | None
     key: str
+    rule: str = ""
+    error: float | None = None
+    verify: bool = False
+    cell: Cell | None = None
+    answer: str = ""
+    space: str = ""
+
+    @property
+    def learns(self) -> bool:
+        return self.cell is not None and bool(self.answer)
 
     def header(self) -> str:
         """The `x-ragway-cache` response header value."""
         if self.status == "semantic-hit" and self.score is not None:
-            return f"semantic-hit;score={self.score:.3f}"
+            parts = [f"semantic-hit;score={self.score:.3f}"]
+            if self.rule:
+                parts.append(f"rule={self.rule}")
+            if self.error is not None:
+                parts.append(f"error={self.error:.4f}")
+            return ";".join(parts)
         return self.status
 
 

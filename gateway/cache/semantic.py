@@ -14,15 +14,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gateway.cache.contrast import Signature, signature
+
 
 @dataclass(frozen=True)
 class SemanticEntry:
-    """A cached answer's request vector; `key` names the exact entry holding the answer."""
+    """A cached answer's request vector; `key` names the exact entry holding the answer.
+
+    `answer` is a digest of the answer (entries with equal digests say the same thing) and `text` the
+    question's last message, which the contrast guard reads; both are empty in records from before them.
+    """
 
     scope: str
     key: str
     vector: np.ndarray
     expires_at: float
+    answer: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    key: str
+    score: float
+    answer: str
+    signature: Signature
 
 
 class _Partition:
@@ -33,16 +49,22 @@ class _Partition:
         self.expires = np.zeros(8, dtype=np.float64)
         self.keys: list[str] = []
         self.row_of: dict[str, int] = {}
+        self.answers: list[str] = []
+        self.signatures: list[Signature] = []
 
-    def put(self, key: str, vector: np.ndarray, expires_at: float) -> None:
-        row = self.row_of.get(key)
+    def put(self, entry: SemanticEntry, vector: np.ndarray) -> None:
+        row = self.row_of.get(entry.key)
         if row is None:
             row = len(self.keys)
             self._reserve(row + 1)
-            self.keys.append(key)
-            self.row_of[key] = row
+            self.keys.append(entry.key)
+            self.answers.append(entry.answer)
+            self.signatures.append(signature(entry.text))
+            self.row_of[entry.key] = row
+        else:
+            self.answers[row], self.signatures[row] = entry.answer, signature(entry.text)
         self.matrix[row] = vector
-        self.expires[row] = expires_at
+        self.expires[row] = entry.expires_at
 
     def remove(self, key: str) -> None:
         row = self.row_of.pop(key)
@@ -52,17 +74,25 @@ class _Partition:
             self.matrix[row] = self.matrix[last]
             self.expires[row] = self.expires[last]
             self.keys[row] = moved
+            self.answers[row] = self.answers[last]
+            self.signatures[row] = self.signatures[last]
             self.row_of[moved] = row
         self.keys.pop()
+        self.answers.pop()
+        self.signatures.pop()
 
     def expired(self, now: float) -> list[str]:
         rows = np.nonzero(self.expires[: len(self.keys)] <= now)[0]
         return [self.keys[row] for row in rows]
 
-    def best(self, vector: np.ndarray) -> tuple[str, float]:
+    def best(self, vector: np.ndarray, k: int) -> list[Neighbour]:
         scores = self.matrix[: len(self.keys)] @ vector
-        row = int(np.argmax(scores))
-        return self.keys[row], float(scores[row])
+        if k >= len(scores):
+            rows = np.argsort(-scores)
+        else:
+            top = np.argpartition(-scores, k - 1)[:k]
+            rows = top[np.argsort(-scores[top])]
+        return [Neighbour(self.keys[r], float(scores[r]), self.answers[r], self.signatures[r]) for r in rows]
 
     def _reserve(self, rows: int) -> None:
         if rows <= len(self.matrix):
@@ -93,7 +123,7 @@ class SemanticIndex:
         if self._scope_of.get(entry.key, entry.scope) != entry.scope:
             self.discard(entry.key)
         partition = self._partitions.setdefault(entry.scope, _Partition(self.dim))
-        partition.put(entry.key, entry.vector.astype(np.float32, copy=False), entry.expires_at)
+        partition.put(entry, entry.vector.astype(np.float32, copy=False))
         self._scope_of[entry.key] = entry.scope
         self._scope_of.move_to_end(entry.key)
         while len(self._scope_of) > self._max_entries:
@@ -101,16 +131,21 @@ class SemanticIndex:
 
     def nearest(self, scope: str, vector: np.ndarray) -> tuple[str, float] | None:
         """The key and similarity of the closest live entry in *scope*, or None when it has none."""
+        found = self.neighbours(scope, vector, 1)
+        return (found[0].key, found[0].score) if found else None
+
+    def neighbours(self, scope: str, vector: np.ndarray, k: int) -> list[Neighbour]:
+        """The *k* closest live entries in *scope*, closest first; the closest counts as used (LRU)."""
         partition = self._partitions.get(scope)
         if partition is None:
-            return None
+            return []
         for key in partition.expired(self._clock()):
             self.discard(key)
         if not partition.keys:
-            return None
-        key, score = partition.best(vector)
-        self._scope_of.move_to_end(key)
-        return key, score
+            return []
+        found = partition.best(vector, k)
+        self._scope_of.move_to_end(found[0].key)
+        return found
 
     def discard(self, key: str) -> None:
         scope = self._scope_of.pop(key, None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -15,8 +16,16 @@ ConfigDir = Annotated[
 ]
 DEFAULT_CONFIG = Path("configs")
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or redirected output has no terminal width to honour: rich would cut tables to 80 columns.
+PIPED_WIDTH = 1000
+
+
+def _width(stream: TextIO) -> int | None:
+    return None if stream.isatty() else PIPED_WIDTH
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

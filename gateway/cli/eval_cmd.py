@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, err_console, fail, offline_env
+from gateway.cli.eval_output import history_json, results_table, run_json, targets_table, verdict_lines
 from gateway.config import load_snapshot
 from gateway.config.route_sections import EvalColumns
 from gateway.config.snapshot import ConfigSnapshot, Route
@@ -30,7 +32,7 @@ from gateway.evaluation.metrics import PRIMARY_METRIC
 from gateway.evaluation.pipeline import EvalRun, evaluate
 from gateway.evaluation.promotions import Promotion, PromotionStore
 from gateway.evaluation.provenance import resolve_path
-from gateway.evaluation.runner import AnswerFn, VariantResult
+from gateway.evaluation.runner import AnswerFn
 from gateway.evaluation.store import default_store_url, open_engine
 from gateway.evaluation.variants import VariantError, build_variant, has_small_model, parse_variants, with_small_model
 
@@ -43,6 +45,7 @@ StoreUrl = Annotated[
     typer.Option("--store", envvar="RAGWAY_EVAL_STORE", help="Eval database URL (default: beside the log store)."),
 ]
 RouteName = Annotated[str, typer.Option("--route", "-r", help="Route name (a file under routes/).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of tables.")]
 
 
 def gateway_answer_factory(config_dir: Path) -> AbstractAsyncContextManager[AnswerFn]:
@@ -100,7 +103,14 @@ def eval_run(
     ] = None,
     gate: Annotated[bool, typer.Option("--gate", help="Check the route's eval.gate; exit 1 below it.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --gate: promote this version even if it fails.")] = False,
-    report_path: Annotated[Path | None, typer.Option("--report", help="HTML report path.")] = None,
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="HTML report path (default: reports/ beside the config dir).")
+    ] = None,
+    oos_label: Annotated[
+        str | None,
+        typer.Option(help="Gold label meaning out-of-scope (default: oos, out_of_scope, ... when present)."),
+    ] = None,
+    as_json: JsonFlag = False,
     store: StoreUrl = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
@@ -108,8 +118,12 @@ def eval_run(
 
     Prints per variant the task metrics, p50/p95 latency, cost per 1,000 requests and the share
     answered by each target; writes an HTML report and stores the run in the eval history.
-    With --gate, the route as written is checked against its eval.gate and the decision recorded;
-    a running gateway serves an edited gated route only once its version is promoted (or forced).
+    For classification routes it also scores each target on the answers it gave (a cascade's
+    local and escalated answers), the small model on the slice a cascade escalated, answers
+    outside the label set, and out-of-scope rows when the gold set has an out-of-scope label.
+    Every missed example is stored and listed in the report. With --gate, the route as written
+    is checked against its eval.gate and the decision recorded; a running gateway serves an
+    edited gated route only once its version is promoted (or forced).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -120,39 +134,65 @@ def eval_run(
     offline_env()
     snapshot = load_config(config)
     names = _variants(variants, gate)
-    entry = _borrow_small(pick_route(snapshot, route), names, small)
+    entry = _borrow_small(snapshot, pick_route(snapshot, route), names, small)
     _check_variants(entry, names)
     gold = _gold(snapshot, entry, data, EvalColumns(**_columns(entry, input_col, expected_col))).sample(limit, seed)
     _report_bad_rows(gold)
     engine = open_engine(store or default_store_url(snapshot))
-    run = asyncio.run(_run(deps(ctx).answer_factory, config, snapshot, entry, names, gold, concurrency, engine))
-    console.print(results_table(run.results, f"eval {run.run_id}: {entry.name} on {len(gold.examples)} examples"))
-    console.print(f"report: {_write_report(entry, run, gold, report_path)}")
+    setup = RunSetup(config, snapshot, entry, names, gold, concurrency, oos_label, err_console if as_json else console)
+    run = asyncio.run(_run(deps(ctx).answer_factory, setup, engine))
+    written = _write_report(snapshot, entry, run, gold, report_path)
+    if as_json:
+        print(run_json(run, entry.name, str(written)))
+    else:
+        _print_run(run, entry.name, len(gold.examples), written)
     if gate:
         _gate(entry, run, PromotionStore(engine), force)
 
 
-async def _run(
-    factory: AnswerFactory,
-    config: Path,
-    snapshot: ConfigSnapshot,
-    route: Route,
-    names: Sequence[str],
-    gold: GoldSet,
-    concurrency: int,
-    engine: Engine,
-) -> EvalRun:
+@dataclass(frozen=True)
+class RunSetup:
+    config: Path
+    snapshot: ConfigSnapshot
+    route: Route
+    variants: Sequence[str]
+    gold: GoldSet
+    concurrency: int
+    oos_label: str | None
+    progress_console: Console
+
+
+async def _run(factory: AnswerFactory, setup: RunSetup, engine: Engine) -> EvalRun:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     history = EvalHistory(engine)
-    async with factory(config) as answer:
-        with Progress(*columns, console=console) as progress:
-            return await evaluate(snapshot, route, answer, names, gold, progress, history, concurrency)
+    async with factory(setup.config) as answer:
+        with Progress(*columns, console=setup.progress_console) as progress:
+            return await evaluate(
+                setup.snapshot, setup.route, answer, setup.variants, setup.gold, progress, history,
+                setup.concurrency, setup.oos_label,
+            )
 
 
-def _write_report(route: Route, run: EvalRun, gold: GoldSet, path: Path | None) -> Path:
+def _print_run(run: EvalRun, route: str, n: int, written: Path) -> None:
+    console.print(results_table(run.results, f"eval {run.run_id}: {route} on {n} examples"))
+    by_target = targets_table(run.results)
+    if by_target is not None:
+        console.print(by_target)
+    for line in verdict_lines(run.results):
+        console.print(line)
+    console.print(f"report: {written}")
+
+
+def _write_report(snapshot: ConfigSnapshot, route: Route, run: EvalRun, gold: GoldSet, path: Path | None) -> Path:
     metric = PRIMARY_METRIC[route.config.task]
     reported = report.ReportInput(run.run_id, run.provenance, metric, run.results, gold.bad_rows, time.time())
-    return report.write(reported, path or Path("reports") / f"eval-{route.name}-{run.run_id}.html")
+    default = project_dir(snapshot) / "reports" / f"eval-{route.name}-{run.run_id}.html"
+    return report.write(reported, path or default)
+
+
+def project_dir(snapshot: ConfigSnapshot) -> Path:
+    """Where relative paths resolve: beside the config directory, like data files and the SQLite log."""
+    return snapshot.root.parent
 
 
 def _gate(route: Route, run: EvalRun, promotions: PromotionStore, force: bool) -> None:
@@ -173,6 +213,7 @@ def history(
     route: RouteName,
     variant: Annotated[str | None, typer.Option(help="Only this variant.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Newest rows to show.")] = 20,
+    as_json: JsonFlag = False,
     store: StoreUrl = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
@@ -181,6 +222,9 @@ def history(
     entries = EvalHistory(open_engine(store or default_store_url(snapshot))).entries(route, variant, limit)
     if not entries:
         fail(f"no eval history for route '{route}'")
+    if as_json:
+        print(history_json(entries))
+        return
     table = Table(title=f"eval history: {route}")
     for column in ("time (UTC)", "run", "variant", "route ver", "dataset", "n", "metrics", "indexes", "models"):
         table.add_column(column)
@@ -224,23 +268,6 @@ def config_status(store: StoreUrl = None, config: ConfigDir = DEFAULT_CONFIG) ->
     console.print(table)
 
 
-def results_table(results: Sequence[VariantResult], title: str) -> Table:
-    """One row per variant: task metrics, latency, cost per 1,000 requests, errors and who answered."""
-    table = Table(title=title)
-    columns = [name for name in results[0].scalars() if name != "error_rate"] if results else []
-    table.add_column("variant")
-    for name in columns:
-        table.add_column(name, justify="right")
-    table.add_column("errors", justify="right")
-    table.add_column("answered by")
-    for result in results:
-        scalars = result.scalars()
-        share = ", ".join(f"{target} {value:.0%}" for target, value in result.target_share.items())
-        values = [report.format_metric(name, scalars[name]) for name in columns]
-        table.add_row(result.variant, *values, str(result.errors), share)
-    return table
-
-
 def _decision(promotion: Promotion) -> str:
     colour = {"promoted": "green", "forced": "yellow", "refused": "red", "pending": "blue"}[promotion.state]
     return f"[{colour}]{promotion.state}[/] {promotion.version}"
@@ -271,11 +298,11 @@ def _variants(spec: str, gate: bool) -> list[str]:
     return names if not gate or "route" in names else ["route", *names]
 
 
-def _borrow_small(route: Route, names: Sequence[str], small: Path | None) -> Route:
+def _borrow_small(snapshot: ConfigSnapshot, route: Route, names: Sequence[str], small: Path | None) -> Route:
     """For the small and cascade variants: the route with its `ragway finetune` classifier as the small model."""
     if not {"small", "cascade"} & set(names) or has_small_model(route.config):
         return route
-    folder = small or Path("artifacts") / route.name
+    folder = small or project_dir(snapshot) / "artifacts" / route.name
     if not folder.exists():
         if small is not None:
             fail(f"--small {small}: no classifier artifact there")

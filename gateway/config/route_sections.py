@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import Strict
 
@@ -35,6 +35,58 @@ class RetrievalSettings(Strict):
 DEFAULT_SEMANTIC_THRESHOLDS: Mapping[str, float] = MappingProxyType({"classification": 0.94})
 
 
+# The lowest similarity the agreement and bounded rules consider when the route sets no threshold:
+# below it, neighbours in banking77 share the asked intent less often than not.
+SEMANTIC_FLOOR = 0.75
+SemanticRule = Literal["threshold", "agreement", "bounded"]
+AnswerComparison = Literal["exact", "normalised", "json"]
+
+
+class SemanticSettings(Strict):
+    """How a route answers from a similar cached question (`cache.semantic`; `true`/`false` still work).
+
+    Rules: `threshold` serves the nearest cached answer at or above the similarity threshold;
+    `agreement` also needs `min_agreement` of the `neighbours` nearest to carry the same answer;
+    `bounded` (the default once `max_error` is set) serves a hit only where the learned share of wrong
+    hits, at its one-sided `confidence` upper bound, is at most `max_error`. It learns from misses
+    (the model's answer against the nearest cached one, at no extra cost) and from verifying at least
+    `verify_share` of its hits with a call to the route's target, off the client's path.
+    `compare` decides when two answers agree: `normalised` (case, spacing and end punctuation aside;
+    the default for classification and generation), `exact`, or `json` (equal once parsed; extraction).
+    `guard` refuses hits between questions that differ by a negation, number, name or antonym.
+    `pretrain` seeds the bounded rule's evidence from the route's eval data when the gateway starts
+    (each eval question asked against the others; once per route version, whatever the replicas).
+    """
+
+    enabled: bool = True
+    rule: SemanticRule | None = None
+    max_error: float | None = Field(None, gt=0, lt=0.5)
+    confidence: float = Field(0.95, ge=0.5, lt=1)
+    neighbours: int = Field(16, ge=1, le=64)
+    min_agreement: float = Field(1.0, gt=0, le=1)
+    verify_share: float = Field(0.02, ge=0, le=1)
+    compare: AnswerComparison | None = None
+    guard: bool = True
+    pretrain: bool = False
+
+    @model_validator(mode="after")
+    def _bound_needs_max_error(self) -> SemanticSettings:
+        if self.rule == "bounded" and self.max_error is None:
+            raise ValueError("cache.semantic.rule 'bounded' needs cache.semantic.max_error (e.g. 0.01)")
+        return self
+
+    @property
+    def active_rule(self) -> SemanticRule:
+        if self.rule is not None:
+            return self.rule
+        return "bounded" if self.max_error is not None else "threshold"
+
+    def comparison(self, task: str) -> AnswerComparison:
+        if self.compare is not None:
+            return self.compare
+        return "json" if task == "extraction" else "normalised"
+
+
 class CacheSettings(Strict):
     """Per-route response cache.
 
@@ -42,21 +94,29 @@ class CacheSettings(Strict):
     `cache_nonzero_temperature` is set (e.g. a classifier target). An absent temperature means the
     provider's default, which is nonzero, so it is not cached unless the route says so.
     `semantic_threshold` None means the task's default: 0.94 for classification, semantic hits off
-    for extraction and generation (set a threshold to turn them on).
+    for extraction and generation (set a threshold, or a `semantic.max_error`, to turn them on).
+    For the agreement and bounded rules it is the lowest similarity considered (SEMANTIC_FLOOR if unset).
     """
 
     enabled: bool = True
     ttl_s: int = Field(3600, ge=1)
-    semantic: bool = True
+    semantic: SemanticSettings = SemanticSettings()
     semantic_threshold: float | None = Field(None, ge=0, le=1)
     cache_nonzero_temperature: bool = False
 
+    @field_validator("semantic", mode="before")
+    @classmethod
+    def _semantic_flag(cls, value: object) -> object:
+        return {"enabled": value} if isinstance(value, bool) else value
+
     def threshold_for(self, task: str) -> float | None:
         """The cosine similarity a semantic hit needs on this route; None when semantic hits are off."""
-        if not self.semantic:
+        if not self.semantic.enabled:
             return None
         if self.semantic_threshold is not None:
             return self.semantic_threshold
+        if self.semantic.active_rule != "threshold":
+            return SEMANTIC_FLOOR
         return DEFAULT_SEMANTIC_THRESHOLDS.get(task)
 
 

@@ -139,13 +139,15 @@ class ConfigStore:
             routes, refusals = self._admit_each(files)
             snapshot = replace(self.current, routes=routes)
             resources = self._prepare(snapshot)
+            _refuse_new_outages(self.live.resources, resources)
         except ConfigError as exc:
             self.last_error = str(exc)
             log.error("config reload refused, still serving the last valid config: %s", exc)
             return ReloadResult(False, str(exc))
         changed = _changed(self.current, snapshot)
         self.live = Live(snapshot, resources)
-        self._stamped = stamp
+        # an artifact that failed to load (and left its old version serving) is tried again next time
+        self._stamped = None if getattr(resources, "stale", False) else stamp
         self._hold({name: files[name] for name in refusals}, refusals)
         if changed:
             log.info("config reloaded: %s", ", ".join(changed))
@@ -195,3 +197,15 @@ def _changed(old: ConfigSnapshot, new: ConfigSnapshot) -> tuple[str, ...]:
     names = set(old.routes) | set(new.routes)
     version = lambda snap, name: getattr(snap.routes.get(name), "version", None)  # noqa: E731
     return tuple(sorted(name for name in names if version(old, name) != version(new, name)))
+
+
+def _refuse_new_outages(old: Any, new: Any) -> None:
+    """An edit that leaves a route without its index or artifact is refused: the last valid config keeps serving.
+
+    Routes already unavailable at start stay so (they serve 503s naming the fix) until an edit mends them.
+    """
+    before = getattr(old, "unavailable", None) or {}
+    after = getattr(new, "unavailable", None) or {}
+    broken = [reason for name, reason in after.items() if name not in before]
+    if broken:
+        raise ConfigError("; ".join(broken))

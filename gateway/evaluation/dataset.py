@@ -89,7 +89,10 @@ def _csv_rows(path: Path, columns: EvalColumns) -> Iterator[tuple[int, Row]]:
         missing = [c for c in (columns.input, columns.expected) if c not in (reader.fieldnames or [])]
         if missing:
             have = ", ".join(reader.fieldnames or []) or "none"
-            raise DatasetError(f"{path}: no column {', '.join(missing)} (columns: {have})")
+            raise DatasetError(
+                f"{path}: no column {', '.join(missing)} (columns: {have}); name them with --input-col and "
+                f"--expected-col, or eval.columns in the route"
+            )
         start = reader.line_num + 1
         for row in reader:
             yield start, row

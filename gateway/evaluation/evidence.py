@@ -1,7 +1,7 @@
 """The advisor's inputs, gathered from what was measured: eval history, request logs, index manifests.
 
 Whatever was not measured falls back to the route's config or the framework's defaults and is
-marked assumed, with where the value came from.
+marked configured or assumed, with where the value came from and the key that overrides it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.evaluation.advise import AdviceInputs, Fact
 from gateway.evaluation.history import EvalHistory, HistoryEntry
 from gateway.evaluation.metrics import PRIMARY_METRIC, percentile
+from gateway.evaluation.options import Option, Pricing, build_options, pricing
 from gateway.evaluation.provenance import examples_count
 from gateway.usage.record import RequestRecord
 
@@ -56,16 +57,22 @@ def gather(
     history: EvalHistory,
     traffic: TrafficStats | None = None,
     labelled: LabelledCount | None = None,
+    requests_per_month: float | None = None,
 ) -> AdviceInputs:
-    """Every input of the flowchart for *route*, each marked measured or assumed."""
+    """Every input of the advice for *route*, each with its value and where it came from."""
     settings = route.config.eval
     slo = settings.slo if settings else SloSettings()
     cost = settings.cost if settings else CostModelSettings()
     metric, threshold = _threshold(route)
     latest = {variant: history.latest(route.name, variant) for variant in SCORED_VARIANTS}
-    prompted = latest["prompt"] or latest["rag"]
-    monthly = _monthly(traffic, cost)
+    measured = {variant: entry for variant, entry in latest.items() if entry is not None}
+    prompted = _best_prompted(latest, metric)
+    monthly = _monthly(traffic, cost, requests_per_month)
     api_cost = _api_cost(prompted, cost)
+    prices = pricing(route.config, snapshot.gateway.models)
+    options = build_options(measured, metric, threshold.value, prices, monthly.value or 0.0, slo.p95_ms,
+                            slo.cost_per_1k_usd)
+    cascade = latest["cascade"]
     return AdviceInputs(
         route=route.name,
         metric=metric,
@@ -75,15 +82,47 @@ def gather(
         prompt_cases=_prompt_cases(latest["prompt"]),
         labelled_examples=_labelled(snapshot, route, labelled),
         p95_ms=_p95(traffic, prompted),
-        slo_p95_ms=Fact("p95 SLO (ms)", slo.p95_ms, False, _configured(slo.p95_ms, "eval.slo.p95_ms"), "{:,.0f}"),
-        cost_per_1k=_cost_per_1k(prompted),
-        slo_cost_per_1k=Fact(
-            "cost budget per 1k", slo.cost_per_1k_usd, False, _configured(slo.cost_per_1k_usd, "eval.slo"), "${:,.4f}"
-        ),
+        slo_p95_ms=_slo("p95 SLO (ms)", slo.p95_ms, "eval.slo.p95_ms", "{:,.0f}"),
+        cost_per_1k=_cost_per_1k(prompted, options),
+        slo_cost_per_1k=_slo("cost budget per 1k", slo.cost_per_1k_usd, "eval.slo.cost_per_1k_usd", "${:,.4f}"),
         monthly_requests=monthly,
         api_cost_per_request=api_cost,
         cost=cost.model_copy(update={"monthly_requests": monthly.value, "api_cost_per_request": api_cost.value}),
+        options=options,
+        prices=[_price_fact(p) for p in prices.values()],
+        cost_model=_cost_model(cost),
+        escalation=(cascade.details.get("escalation") if cascade else None),
     )
+
+
+def _price_fact(price: Pricing) -> Fact:
+    if price.hourly is not None:
+        return Fact(f"price of target '{price.target}'", price.hourly, False, price.source, "${:,.2f}/h",
+                    origin=price.origin)
+    return Fact(f"price of target '{price.target}'", "per answer", False, price.source, origin=price.origin)
+
+
+def _best_prompted(latest: dict[str, HistoryEntry | None], metric: str) -> HistoryEntry | None:
+    """The prompted variant that would ship (the more accurate of rag and prompt), if either was measured."""
+    found = [entry for entry in (latest["rag"], latest["prompt"]) if entry is not None]
+    return max(found, key=lambda e: e.metrics.get(metric, 0.0)) if found else None
+
+
+def _slo(name: str, value: float | None, key: str, fmt: str) -> Fact:
+    if value is None:
+        return Fact(name, None, False, f"not set (route {key}): not checked")
+    return Fact(name, value, False, f"route {key}", fmt, configured=True)
+
+
+def _cost_model(cost: CostModelSettings) -> list[Fact]:
+    """The cost model's parameters behind the year-one projection, each overridable in the route."""
+    facts = []
+    for key in ("hourly_rate", "prompt_engineering_hours", "prompt_maintenance_hours_per_month",
+                "finetune_engineering_hours", "data_preparation", "training_compute", "hosting_per_month",
+                "finetune_maintenance_hours_per_month"):
+        facts.append(Fact(f"cost model: {key}", getattr(cost, key), False, _explicit(cost, key), "{:,.0f}",
+                          configured=key in cost.model_fields_set))
+    return facts
 
 
 def _describable(route: Route) -> Fact:
@@ -97,7 +136,8 @@ def _describable(route: Route) -> Fact:
 def _threshold(route: Route) -> tuple[str, Fact]:
     gate = route.config.eval.gate if route.config.eval else None
     if gate is not None:
-        return gate.metric, Fact(f"threshold ({gate.metric})", gate.min, False, "route eval.gate", "{:.3f}")
+        fact = Fact(f"threshold ({gate.metric})", gate.min, False, "route eval.gate", "{:.3f}", configured=True)
+        return gate.metric, fact
     metric = PRIMARY_METRIC[route.config.task]
     source = "default; set eval.gate in the route"
     return metric, Fact(f"threshold ({metric})", DEFAULT_THRESHOLD, False, source, "{:.3f}")
@@ -136,32 +176,42 @@ def _p95(traffic: TrafficStats | None, prompted: HistoryEntry | None) -> Fact:
     return Fact(name, None, False, "no request logs and no eval of the prompted model")
 
 
-def _cost_per_1k(prompted: HistoryEntry | None) -> Fact:
+def _cost_per_1k(prompted: HistoryEntry | None, options: Sequence[Option]) -> Fact:
     name = "prompted cost per 1k"
     if prompted is None:
         return Fact(name, None, False, "no eval of the prompted model")
-    return Fact(name, prompted.metrics.get("cost_per_1k_usd"), True, _eval_source(prompted), "${:,.4f}")
+    option = next((o for o in options if o.variant == prompted.variant), None)
+    value = option.cost_per_1k if option else prompted.metrics.get("cost_per_1k_usd")
+    return Fact(name, value, True, f"{_eval_source(prompted)}, at the monthly volume", "${:,.4f}")
 
 
-def _monthly(traffic: TrafficStats | None, cost: CostModelSettings) -> Fact:
+def _monthly(traffic: TrafficStats | None, cost: CostModelSettings, given: float | None) -> Fact:
     name = "requests per month"
     if traffic is not None and traffic.requests:
         source = f"request log: {traffic.requests:,} in {traffic.days:g} days"
         return Fact(name, traffic.monthly_requests, True, source, "{:,.0f}")
+    if given is not None:
+        return Fact(name, given, False, "--requests-per-month", "{:,.0f}", configured=True)
     source = _explicit(cost, "monthly_requests")
-    return Fact(name, cost.monthly_requests, False, source, "{:,.0f}")
+    configured = "monthly_requests" in cost.model_fields_set
+    hint = "" if configured else "; pass --requests-per-month or set route eval.cost.monthly_requests"
+    return Fact(name, cost.monthly_requests, False, source + hint, "{:,.0f}", configured=configured)
 
 
 def _api_cost(prompted: HistoryEntry | None, cost: CostModelSettings) -> Fact:
     name = "API cost per request"
     measured = prompted.metrics.get("cost_per_1k_usd") if prompted else None
     if "api_cost_per_request" in cost.model_fields_set or measured is None or prompted is None:
-        return Fact(name, cost.api_cost_per_request, False, _explicit(cost, "api_cost_per_request"), "${:,.5f}")
+        configured = "api_cost_per_request" in cost.model_fields_set
+        source = _explicit(cost, "api_cost_per_request")
+        return Fact(name, cost.api_cost_per_request, False, source, "${:,.5f}", configured=configured)
     return Fact(name, measured / 1000, True, _eval_source(prompted), "${:,.5f}")
 
 
 def _explicit(cost: CostModelSettings, field: str) -> str:
-    return f"route eval.cost.{field}" if field in cost.model_fields_set else "framework default"
+    if field in cost.model_fields_set:
+        return f"route eval.cost.{field}"
+    return f"framework default (override: route eval.cost.{field})"
 
 
 def _configured(value: float | None, key: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
+from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 OTHER = "(other)"
@@ -154,6 +155,15 @@ def generation_metrics(expected: Sequence[str], predicted: Sequence[str | None])
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile with linear interpolation (numpy's default); 0.0 for no values."""
     return float(np.percentile(values, q)) if len(values) else 0.0
+
+
+def wilson_interval(share: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a share measured on *n* cases; (0, 1) for none."""
+    if n <= 0:
+        return 0.0, 1.0
+    successes = min(n, max(0, round(share * n)))
+    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def cost_per_1k(costs: Sequence[float]) -> float:

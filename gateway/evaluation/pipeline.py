@@ -33,8 +33,9 @@ async def evaluate(
     progress: Progress,
     history: EvalHistory,
     concurrency: int = 4,
+    oos_label: str | None = None,
 ) -> EvalRun:
     """Every variant of *route* over *gold*, recorded in *history* with the versions it ran on."""
-    results = await run_variants(answer, route.config, variants, gold.examples, progress, concurrency)
+    results = await run_variants(answer, route.config, variants, gold.examples, progress, concurrency, oos_label)
     provenance = collect(snapshot, route, gold.path, gold.checksum)
     return EvalRun(history.record(provenance, results), provenance, results)

@@ -14,6 +14,7 @@ from gateway.evaluation.dataset import BadRow
 from gateway.evaluation.metrics import ClassificationMetrics as Classification
 from gateway.evaluation.provenance import Provenance
 from gateway.evaluation.runner import VariantResult
+from gateway.evaluation.slices import OutOfScope, TargetSlice
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -44,6 +45,13 @@ TEMPLATE = """<!doctype html>
  {% for r in rows %}<tr><td>{{ r.variant }}</td>{% for v in r.cells %}<td>{{ v }}</td>{% endfor %}
  <td>{{ r.errors }}</td><td>{{ r.share }}</td></tr>{% endfor %}
 </table>
+{% if targets %}<h2>Who answered, and how well</h2>
+<p>Per variant and target: the share of gold examples it answered (coverage), its accuracy on them,
+and answers outside the label set.</p>
+<table><tr><th>variant</th><th>target</th><th>answered</th><th>coverage</th><th>accuracy</th><th>off-label</th></tr>
+{% for t in targets %}<tr><td>{{ t.variant }}</td><td>{{ t.target }}</td><td>{{ t.n }}</td><td>{{ t.coverage }}</td>
+<td>{{ t.accuracy }}</td><td>{{ t.off_label }}</td></tr>{% endfor %}</table>
+{% for v in verdicts %}<p><strong>{{ v.variant }}</strong>: {{ v.text }}</p>{% endfor %}{% endif %}
 <h2>{{ metric }} against cost</h2>
 <img alt="{{ metric }} against cost per variant" src="data:image/png;base64,{{ scatter }}">
 {% for s in sections %}
@@ -51,6 +59,13 @@ TEMPLATE = """<!doctype html>
 <summary>Variant {{ s.variant }}: confusion matrix and per-category scores</summary>
 <img alt="confusion matrix, {{ s.variant }}" src="data:image/png;base64,{{ s.confusion }}">
 <img alt="per-category precision, recall and F1, {{ s.variant }}" src="data:image/png;base64,{{ s.bars }}">
+</details>
+{% endfor %}
+{% for m in misses %}
+<details><summary>Variant {{ m.variant }}: {{ m.rows | length }} missed</summary>
+<table><tr><th>line</th><th>input</th><th>expected</th><th>answer</th><th>target</th></tr>
+{% for r in m.rows %}<tr><td>{{ r.line }}</td><td>{{ r.input }}</td><td>{{ r.expected }}</td>
+<td>{{ r.error or r.got }}</td><td>{{ r.target }}</td></tr>{% endfor %}</table>
 </details>
 {% endfor %}
 {% if bad_rows %}<h2>Bad rows skipped</h2><table><tr><th>line</th><th>reason</th></tr>
@@ -84,7 +99,31 @@ def render(report: ReportInput) -> str:
         scatter=plots.quality_against_cost(report.results, report.metric),
         sections=[_section(r.variant, r.metrics) for r in report.results if isinstance(r.metrics, Classification)],
         bad_rows=report.bad_rows,
+        targets=[_slice_row(r.variant, s) for r in report.results for s in r.by_target],
+        verdicts=[v for r in report.results for v in _verdicts(r)],
+        misses=[{"variant": r.variant, "rows": r.misses} for r in report.results if r.misses],
     )
+
+
+def _slice_row(variant: str, part: TargetSlice) -> dict[str, object]:
+    return {"variant": variant, "target": part.target, "n": part.n, "coverage": f"{part.coverage:.1%}",
+            "accuracy": f"{part.accuracy:.1%}", "off_label": part.off_label}
+
+
+def _verdicts(result: VariantResult) -> list[dict[str, str]]:
+    found = []
+    if result.escalation is not None:
+        found.append({"variant": result.variant, "text": result.escalation.verdict()})
+    if result.out_of_scope is not None:
+        found.append({"variant": result.variant, "text": describe_oos(result.out_of_scope)})
+    return found
+
+
+def describe_oos(oos: OutOfScope) -> str:
+    """One sentence on what happened to the out-of-scope rows."""
+    return (f"{oos.answered_in_scope} of {oos.n} out-of-scope queries ('{oos.label}') got an in-scope label "
+            f"({oos.rate:.1%}), {oos.answered_in_scope_locally} of them from the small model; "
+            f"{oos.in_scope_called_oos} in-scope queries were called '{oos.label}'")
 
 
 def write(report: ReportInput, path: Path) -> Path:

@@ -76,8 +76,28 @@ def _route_promotions_v1(meta: MetaData) -> Table:
     )
 
 
+def _eval_misses_v3(meta: MetaData) -> Table:
+    return Table(
+        "eval_misses",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String(64), nullable=False),
+        Column("variant", String(32), nullable=False),
+        Column("line", Integer, nullable=False),
+        Column("input", Text, nullable=False),
+        Column("expected", Text, nullable=False),
+        Column("got", Text, nullable=True),
+        Column("target", String(128), nullable=False),
+        Column("error", Text, nullable=False),
+        Index("ix_eval_misses_run_variant", "run_id", "variant"),
+    )
+
+
 eval_runs = _eval_runs_v1(metadata)
+# v3: what the flat metrics leave out (per-target slices and costs, escalation, out-of-scope) as JSON
+eval_runs.append_column(Column("details", Text, nullable=False, server_default="{}"))
 route_promotions = _route_promotions_v1(metadata)
+eval_misses = _eval_misses_v3(metadata)
 
 
 def m001_eval_runs(conn: Connection) -> None:
@@ -90,7 +110,13 @@ def m002_route_promotions(conn: Connection) -> None:
     _route_promotions_v1(MetaData()).create(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (m001_eval_runs, m002_route_promotions)
+def m003_details_and_misses(conn: Connection) -> None:
+    """Per-variant details beside the flat metrics, and every missed gold example, so a bad run can be read."""
+    conn.exec_driver_sql("ALTER TABLE eval_runs ADD COLUMN details TEXT NOT NULL DEFAULT '{}'")
+    _eval_misses_v3(MetaData()).create(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (m001_eval_runs, m002_route_promotions, m003_details_and_misses)
 
 
 def default_store_url(snapshot: ConfigSnapshot) -> str:

@@ -10,7 +10,7 @@ from gateway.config.policy import CascadePolicy, RetrievalPolicy
 from gateway.config.route import ClassifierTarget, RouteConfig
 from gateway.config.snapshot import Route
 from gateway.config.store import ConfigStore, Live
-from gateway.errors import InvalidRequest, ModelNotFound
+from gateway.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.plan import Plan
 from gateway.pipeline.retrieve import prompt_messages, retrieve
@@ -35,6 +35,9 @@ class Preparer:
         route = live.snapshot.routes.get(req.model)
         if route is None:
             return self._direct(live, req, ctx)
+        if route.name in live.resources.unavailable:
+            raise ServiceUnavailable(f"route '{route.name}' is unavailable: {live.resources.unavailable[route.name]}",
+                                     code="route_unavailable")
         plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=[],
                     params=route_params(route.config, req), record=_record(ctx, route, req), resources=live.resources)
         await self._embed(plan, req)
@@ -77,9 +80,15 @@ class Preparer:
         plan.record.latency.cache_ms = _ms(started)
         if plan.lookup.response is not None:
             plan.answered_from_cache = True
+            # what the hit saved is priced on these (the large model's counterfactual cost)
+            plan.messages = plan.query.messages
             earlier = plan.lookup.response.get("ragway") or {}
             plan.target, plan.model = earlier.get("target", "cache"), earlier.get("model", "")
             plan.reason = f"cache: {plan.lookup.header()}"
+
+    def decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
+        """Retrieve and decide for a plan the cache did not answer (a verification call is one)."""
+        self._retrieve_and_decide(plan, req, ctx)
 
     def _retrieve_and_decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
         assert plan.config is not None

@@ -19,6 +19,7 @@ from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.plan import Plan
 from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.target_health import TargetHealth
+from gateway.pipeline.verify import Verifier
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
 from gateway.usage.pricing import approximate_tokens, fill_costs
@@ -42,6 +43,7 @@ class ChatService:
         self.cache = cache
         self.recorder = recorder
         self.health = health
+        self.verifier = Verifier(config, preparer, runner, cache, recorder)
         self.streams = StreamFlights()
         self.limiter = limiter or Limiter(LimitsConfig(), MemoryCounters())
 
@@ -58,6 +60,7 @@ class ChatService:
             _take_usage(plan.record, body.get("usage"))
         body["ragway"] = plan.meta()
         self._finish(plan, ctx, started, output=_message_text(body))
+        self.verifier.schedule(plan, req, ctx)
         return body, {**plan.headers(), **plan.grant.headers}
 
     async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
@@ -70,6 +73,7 @@ class ChatService:
         started = time.perf_counter()
         if plan.answered_from_cache:
             chunks = _aiter(replay_as_stream(plan.lookup.response or {}, include_usage=True))
+            self.verifier.schedule(plan, req, ctx)
         else:
             try:
                 chunks = await self._open_upstream(plan)

@@ -36,7 +36,7 @@ def resolve_gguf(spec: str) -> Path:
 
 def server_command(config: LocalServerConfig) -> list[str]:
     command = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "gateway.providers.llama_server",
         "--model", str(resolve_gguf(config.gguf)),
         "--model_alias", config.model_alias,
         "--host", config.host,

@@ -17,7 +17,7 @@ import pytest
 from gateway.usage.store import UsageStore
 from tests.servers import free_port, start_gateway, stop, wait_for, write_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # gateways start slowly on a busy machine
 
 PRICE_IN, PRICE_OUT = 1e-6, 2e-6
 

@@ -88,7 +88,7 @@ async def test_semantic_hit_above_threshold_with_score_and_miss_below(cache: Res
     hit = await cache.lookup(query("How much money do I have?", vector=near(unit(1), 0.95), settings=settings))
     assert hit.status == "semantic-hit"
     assert hit.score == pytest.approx(0.95, abs=1e-4)
-    assert hit.header() == "semantic-hit;score=0.950"
+    assert hit.header() == "semantic-hit;score=0.950;rule=threshold"
     assert hit.response == completion("balance")
     below = await cache.lookup(query("Where is my card?", vector=near(unit(1), 0.85), settings=settings))
     assert below.status == "miss"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -130,8 +132,56 @@ def test_advise_walks_the_flowchart_with_the_measured_numbers(cli, tmp_path: Pat
     assert "10,003" in out and "measured" in out and "assumed" in out
     # logs say p95 2,500 ms; no SLO is set, so latency does not bind; 9,000 requests in 30 days
     assert "9,000" in out
-    assert "Ship RAG" in out
+    # prompt and rag are both right on every case at the same cost and p95: the first measured one ships
+    assert "Ship 'prompt'" in out and "measured options" in out
+    assert "no p95 SLO set, latency not checked" in out and "within the SLO" not in out
+    assert "litellm's price map" not in out or "openai/smollm2" in out
     assert "running-cost crossover" in out and "year-one crossover" in out
+
+    as_json = cli("advise", "--route", "banking77", "--json", "--requests-per-month", "5000")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert data["chosen"] == "prompt"
+    assert {o["variant"] for o in data["options"]} == {"prompt", "rag", "small"}
+    volume = next(f for f in data["inputs"] if f["name"] == "requests per month")
+    # the log has 9,000 requests in 30 days: measured traffic wins over the given volume
+    assert (volume["value"], volume["kind"]) == (9000.0, "measured")
+
+
+def test_eval_and_history_print_json_with_slices_and_misses(cli, tmp_path: Path) -> None:
+    result = cli("eval", "--route", "banking77", "--variants", "prompt,small", "--json")
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    small = next(v for v in data["variants"] if v["variant"] == "small")
+    assert small["metrics"]["accuracy"] == 0.5
+    assert small["by_target"] == [{"target": "small", "n": 4, "coverage": 1.0, "accuracy": 0.5, "off_label": 0}]
+    assert [(m["line"], m["expected"], m["got"]) for m in small["misses"]] == [
+        (4, "exchange_rate", "card_arrival"), (5, "exchange_rate", "card_arrival")
+    ]
+    assert Path(data["report"]).is_file()
+    assert Path(data["report"]).parent == tmp_path / "reports"
+
+    history = cli("eval", "history", "--route", "banking77", "--json")
+    assert history.exit_code == 0, history.output
+    rows = json.loads(history.stdout)
+    assert {r["variant"] for r in rows} == {"prompt", "small"}
+    assert all(r["run_id"] == data["run_id"] for r in rows)
+
+
+def test_defaults_resolve_beside_the_config_dir_not_the_working_dir(cli, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "artifacts" / "banking77").mkdir(parents=True)
+    route_file = tmp_path / "configs" / "routes" / "banking77.yaml"
+    route_file.write_text(route_file.read_text().replace("  small: {classifier: artifacts/banking77}\n", ""))
+    os.chdir(elsewhere)
+
+    result = cli("eval", "--route", "banking77", "--variants", "small")
+
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "reports").glob("eval-banking77-*.html"))
+    assert not (elsewhere / "reports").exists()
 
 
 def test_small_variants_borrow_the_finetuned_classifier_of_a_route_without_one(cli, tmp_path: Path) -> None:
@@ -164,3 +214,18 @@ def test_log_traffic_reads_the_request_log_and_is_none_before_the_gateway_logged
     store.close()
 
     assert log_traffic(snapshot, "banking77", 30.0) == TrafficStats(requests=1, days=30.0, p95_ms=80.0)
+
+
+def test_any_labelled_csv_works_with_its_own_column_names(cli, tmp_path: Path) -> None:
+    other = tmp_path / "other.csv"
+    other.write_text("utterance,intent\n" + "".join(f'"{e.input}",{e.expected}\n' for e in GOLD), encoding="utf-8")
+
+    unnamed = cli("eval", "--route", "banking77", "--data", str(other))
+    named = cli("eval", "--route", "banking77", "--data", str(other), "--input-col", "utterance",
+                "--expected-col", "intent", "--variants", "prompt")
+
+    assert unnamed.exit_code == 1
+    assert "no column text, category (columns: utterance, intent)" in unnamed.stderr
+    assert "--input-col" in unnamed.stderr
+    assert named.exit_code == 0, named.output
+    assert "100.0%" in named.stdout

@@ -39,6 +39,9 @@ def test_measured_inputs_come_from_history_logs_and_the_index(tmp_path: Path, ev
     assert (got.monthly_requests.value, got.monthly_requests.measured) == (15_000, True)
     assert (got.api_cost_per_request.value, got.api_cost_per_request.measured) == (0.004, True)
     assert got.cost.api_cost_per_request == 0.004
+    assert [(o.variant, o.meets) for o in got.options] == [("prompt", False), ("small", True)]
+    given = gather(snapshot, snapshot.routes["banking77"], history, None, requests_per_month=2_000)
+    assert (given.monthly_requests.value, given.monthly_requests.source) == (2_000, "--requests-per-month")
 
 
 def test_without_measurements_inputs_are_assumed_from_config_or_defaults(tmp_path: Path, eval_engine: Engine) -> None:
@@ -58,7 +61,12 @@ def test_without_measurements_inputs_are_assumed_from_config_or_defaults(tmp_pat
     api_cost = got.api_cost_per_request
     assert (api_cost.value, api_cost.source) == (0.02, "route eval.cost.api_cost_per_request")
     assert not got.api_cost_per_request.measured
-    assert (got.monthly_requests.value, got.monthly_requests.source) == (100_000, "framework default")
+    assert got.monthly_requests.value == 100_000
+    assert got.monthly_requests.source.startswith("framework default (override: route eval.cost.monthly_requests)")
+    assert "--requests-per-month" in got.monthly_requests.source
+    assert got.monthly_requests.kind == "assumed"
+    assert (got.slo_p95_ms.kind, got.slo_cost_per_1k.kind, got.slo_cost_per_1k.value) == ("configured", "assumed", None)
+    assert [o.variant for o in got.options] == ["rag"]
     assert (got.p95_ms.value, got.p95_ms.measured) == (700, True)
     assert got.slo_p95_ms.value == 500
     assert got.prompt_cases.value is None

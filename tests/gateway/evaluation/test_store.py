@@ -28,7 +28,9 @@ def test_migrations_apply_once_in_order(eval_engine: Engine) -> None:
     assert migrate(eval_engine) == len(MIGRATIONS)
     with eval_engine.connect() as conn:
         rows = conn.execute(select(eval_migrations.c.version, eval_migrations.c.name)).all()
-    assert [tuple(r) for r in rows] == [(1, "m001_eval_runs"), (2, "m002_route_promotions")]
+    assert [tuple(r) for r in rows] == [
+        (1, "m001_eval_runs"), (2, "m002_route_promotions"), (3, "m003_details_and_misses")
+    ]
 
 
 def test_history_keeps_versions_and_metrics_newest_first(eval_engine: Engine) -> None:

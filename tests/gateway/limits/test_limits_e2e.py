@@ -8,6 +8,8 @@ tests/upstream.py: every answer reports 20 prompt and 10 completion tokens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -58,22 +60,33 @@ def limits_config(root: Path, upstream: str, schema: str, limits_url: str) -> Pa
     return write_config(root, gateway, {"chat": route})
 
 
-def start_replicas(root: Path, count: int) -> list[tuple[int, object]]:
-    started: list[tuple[int, object]] = []
+@contextlib.contextmanager
+def replicas(root: Path, count: int) -> Iterator[list[int]]:
+    """*count* gateway processes on one config, started together; every one that started is stopped after."""
+    started: list[tuple[int, subprocess.Popen]] = []
+    failures: list[BaseException] = []
 
     def one(i: int) -> None:
         port = free_port()
-        # replicas import the gateway's stack all at once: on a busy 2-core machine that has taken minutes
-        started.append((port, start_gateway(root, port, env=KEYS, log_path=root.parent / f"replica-{i}.log",
-                                            timeout_s=900)))
+        try:
+            # replicas import the gateway's stack all at once: on a busy 2-core machine that has taken minutes
+            started.append((port, start_gateway(root, port, env=KEYS, log_path=root.parent / f"replica-{i}.log",
+                                                timeout_s=900)))
+        except BaseException as exc:
+            failures.append(exc)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(started) == count
-    return started
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        yield [port for port, _ in started]
+    finally:
+        for _, process in started:
+            stop(process)
 
 
 def messages(i: int) -> list[dict]:
@@ -121,15 +134,14 @@ def logged(schema: str, key: str) -> tuple[int, int, float]:
     return int(ok), int(refused), float(spend)
 
 
-@pytest.mark.parametrize("replicas,store", [(3, "redis"), (1, "memory")], ids=["3-replicas-redis", "1-in-process"])
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("count,store", [(3, "redis"), (1, "memory")], ids=["3-replicas-redis", "1-in-process"])
 def test_a_budget_and_a_rate_limit_hold_across_replicas(
-    tmp_path: Path, test_upstream: str, log_schema: str, replicas: int, store: str
+    tmp_path: Path, test_upstream: str, log_schema: str, count: int, store: str
 ) -> None:
     limits_url = "redis://127.0.0.1:6379/0" if store == "redis" else "memory://"
     root = limits_config(tmp_path / "configs", test_upstream, log_schema, limits_url)
-    gateways = start_replicas(root, replicas)
-    ports = [port for port, _ in gateways]
-    try:
+    with replicas(root, count) as ports:
         spent = asyncio.run(burst(ports, "RAGWAY_TEST_BUDGET_KEY", 300))
         ok = [r for r in spent if r.status_code == 200]
         refused = [r for r in spent if r.status_code != 200]
@@ -139,7 +151,7 @@ def test_a_budget_and_a_rate_limit_hold_across_replicas(
         assert wait_for(lambda: logged(log_schema, "RAGWAY_TEST_BUDGET_KEY")[:2] == (len(ok), len(refused)), 60)
         spend = logged(log_schema, "RAGWAY_TEST_BUDGET_KEY")[2]
         worst = max(approximate_tokens(messages(i)) * PRICE_IN + MAX_TOKENS * PRICE_OUT for i in range(300))
-        print(f"\n{store} x{replicas}: budget ${BUDGET}: {len(ok)} admitted, {len(refused)} refused, "
+        print(f"\n{store} x{count}: budget ${BUDGET}: {len(ok)} admitted, {len(refused)} refused, "
               f"settled spend ${spend:.4f} (bound ${BUDGET + worst:.4f})")
         assert spend == pytest.approx(len(ok) * (20 * PRICE_IN + 10 * PRICE_OUT))
         # a burst reserves worst cases faster than answers settle them: the bound is the promise
@@ -148,17 +160,14 @@ def test_a_budget_and_a_rate_limit_hold_across_replicas(
         drained = asyncio.run(drain(ports, len(spent)))
         assert wait_for(lambda: logged(log_schema, "RAGWAY_TEST_BUDGET_KEY")[0] == len(ok) + drained, 60)
         spend = logged(log_schema, "RAGWAY_TEST_BUDGET_KEY")[2]
-        print(f"{store} x{replicas}: then {drained} admitted one at a time; settled spend ${spend:.4f}")
+        print(f"{store} x{count}: then {drained} admitted one at a time; settled spend ${spend:.4f}")
         assert BUDGET - worst <= spend <= BUDGET + worst
 
         rated = asyncio.run(burst(ports, "RAGWAY_TEST_RATE_KEY", 150))
         admitted = sum(r.status_code == 200 for r in rated)
-        print(f"{store} x{replicas}: {RPM} requests/minute: {admitted} of 150 admitted")
+        print(f"{store} x{count}: {RPM} requests/minute: {admitted} of 150 admitted")
         assert RPM - 1 <= admitted <= RPM + 1
         limited = next(r for r in rated if r.status_code == 429)
         assert limited.json()["error"]["code"] == "rate_limit_exceeded"
         assert limited.headers["x-ratelimit-limit-requests"] == str(RPM)
         assert limited.headers["x-ratelimit-remaining-requests"] == "0"
-    finally:
-        for _, process in gateways:
-            stop(process)

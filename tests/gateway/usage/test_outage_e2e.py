@@ -22,7 +22,7 @@ from gateway.usage.spool import Spool
 from tests.private_servers import PrivatePostgres
 from tests.servers import free_port, start_gateway, stop, wait_for, write_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # gateways start slowly on a busy machine
 
 ROUTE = {
     "task": "generation",

@@ -1,0 +1,111 @@
+"""Verification: the client already has its semantic hit; the route's target answers it too, afterwards.
+
+The cache picks which hits to verify (CacheLookup.verify). The check runs the request as a miss
+would (retrieve, decide, call the target), compares the answers through the cache, which learns from
+the outcome, and writes its own request-log record: decision `cache-verify`, cache `verify`, priced
+like any call and with no large-model counterfactual, so `ragway logs summary --by cache` shows what
+verifying cost against what the hits saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Protocol
+
+from gateway.cache import ResponseCache
+from gateway.config.store import ConfigStore
+from gateway.errors import GatewayError
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.execute import TargetRunner
+from gateway.pipeline.plan import Plan
+from gateway.pipeline.prepare import Preparer
+from gateway.routing import Decision
+from gateway.schemas import ChatCompletionRequest
+from gateway.usage.pricing import fill_costs
+from gateway.usage.record import RequestRecord
+
+logger = logging.getLogger(__name__)
+DECISION = "cache-verify"
+
+
+class Recorder(Protocol):
+    def record(self, rec: RequestRecord) -> None: ...
+
+
+class Verifier:
+    """Runs verification calls as background tasks; `aclose` lets the running ones finish and be logged."""
+
+    def __init__(self, config: ConfigStore, preparer: Preparer, runner: TargetRunner, cache: ResponseCache,
+                 recorder: Recorder, drain_s: float = 30.0) -> None:
+        self.config = config
+        self.preparer = preparer
+        self.runner = runner
+        self.cache = cache
+        self.recorder = recorder
+        self.drain_s = drain_s
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def schedule(self, hit: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
+        """Verify *hit* later if the cache asked for it; returns at once."""
+        if not hit.lookup.verify or hit.query is None or hit.route is None:
+            return
+        task = asyncio.create_task(self.verify(hit, req, ctx), name="ragway-cache-verify")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def verify(self, hit: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> bool | None:
+        """Call the target for *hit*'s request; True when it agrees with the cached answer served."""
+        assert hit.route is not None and hit.query is not None
+        plan = self._plan(hit, ctx)
+        started = time.perf_counter()
+        try:
+            self.preparer.decide(plan, req, ctx)
+            body = await self.runner.complete(plan)
+        except GatewayError as exc:
+            self._record(plan, hit, started, None, error=exc)
+            return None
+        usage = body.get("usage") or {}
+        plan.record.tokens_in = int(usage.get("prompt_tokens") or 0)
+        plan.record.tokens_out = int(usage.get("completion_tokens") or 0)
+        agreed = await self.cache.observe(hit.query, hit.lookup, body)
+        self._record(plan, hit, started, agreed)
+        return agreed
+
+    async def aclose(self) -> None:
+        """Wait up to `drain_s` for running checks (each is billed, so each must be logged), then cancel."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=self.drain_s)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def _plan(self, hit: Plan, ctx: RequestContext) -> Plan:
+        assert hit.route is not None
+        record = RequestRecord(ts=time.time(), request_id=f"{ctx.request_id[:56]}:verify", route=hit.name,
+                               route_version=hit.route.version, key_id=ctx.key_id, cache="verify",
+                               decision=DECISION)
+        return Plan(name=hit.name, route=hit.route, decision=Decision("", ""), messages=[], params=hit.params,
+                    record=record, resources=hit.resources, vector=hit.vector, query=hit.query)
+
+    def _record(self, plan: Plan, hit: Plan, started: float, agreed: bool | None,
+                error: GatewayError | None = None) -> None:
+        rec = plan.record
+        outcome = "failed" if error else ("agreed" if agreed else "disagreed")
+        rec.target, rec.model = plan.target, plan.model
+        rec.reason = f"{DECISION}: {hit.lookup.header()} -> {plan.target or 'no target'} {outcome}"
+        rec.latency.upstream_ms = rec.latency.total_ms = (time.perf_counter() - started) * 1000.0
+        if error is not None:
+            rec.status, rec.error_type = error.status, error.code
+        fill_costs(rec, self.config.current.gateway.models, plan.config, plan.messages)
+        # Spend the cache adds: no request would have made this call without it.
+        rec.large_cost_usd = 0.0
+        self.recorder.record(rec)
