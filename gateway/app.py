@@ -37,7 +37,9 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
         finally:
             telemetry.shutdown()
 
-    app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # FastAPI's own server span would duplicate TracingMiddleware's, which carries the GenAI attributes
+    app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "operation_spans": False, "auto_configure": False})
     app.add_middleware(RequestIdMiddleware)
     # added last, so it runs first: the request id is set inside the request's span
     app.add_middleware(TracingMiddleware, telemetry=telemetry)
