@@ -53,10 +53,13 @@ cluster: install services nginx indexes
 test: install services chromium nginx indexes
 	$(BIN)/ruff check gateway retrieval tests bench
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 --dist loadscope
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check gateway retrieval tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy

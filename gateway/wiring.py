@@ -14,8 +14,6 @@ from gateway.api.deps import Deps, UsageSink
 from gateway.api.idempotency import Idempotency, build_keys
 from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
-from gateway.evaluation.gate import PromotionGate
-from gateway.evaluation.store import default_store_url
 from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer
@@ -23,6 +21,8 @@ from gateway.pipeline.pretrain import pretrain_routes
 from gateway.pipeline.resources import prepare_resources, resources_stamp
 from gateway.pipeline.service import ChatService
 from gateway.pipeline.target_health import TargetHealth
+from gateway.promotion.gate import PromotionGate
+from gateway.promotion.store import default_store_url
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry
 from gateway.telemetry import TracedRecorder

@@ -7,6 +7,7 @@ recall for speed; the recall it reaches against exact search is measured when it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import faiss
 import numpy as np
@@ -30,16 +31,17 @@ def build_ann(vectors: np.ndarray, hnsw_threshold: int) -> faiss.Index:
     """An exact index for up to *hnsw_threshold* rows, HNSW above it, holding *vectors*."""
     dim = vectors.shape[1]
     if len(vectors) <= hnsw_threshold:
-        index = faiss.IndexFlatIP(dim)
+        index: faiss.Index = faiss.IndexFlatIP(dim)
     else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        hnsw = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+        index = hnsw
     index.add(vectors)
     return index
 
 
-def index_type(index: faiss.Index) -> str:
+def index_type(index: faiss.Index) -> Literal["flat", "hnsw"]:
     return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
 
 

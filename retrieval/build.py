@@ -215,7 +215,7 @@ def _publish(folder: Path, base: Manifest, ann: faiss.Index, rows: list[Row], so
     faiss.write_index(ann, str(staging / FAISS_FILE))
     write_rows(staging / ROWS_FILE, rows)
     recall = measure_recall(ann, all_vectors(ann))
-    hnsw = index_type(ann) == "hnsw"
+    graph = ann.hnsw if isinstance(ann, faiss.IndexHNSW) else None
     manifest = replace(
         base,
         rows=len(rows),
@@ -225,8 +225,8 @@ def _publish(folder: Path, base: Manifest, ann: faiss.Index, rows: list[Row], so
         recall_k=recall.k,
         recall=recall.recall,
         updated_at=now(),
-        hnsw_m=ann.hnsw.nb_neighbors(1) if hnsw else None,
-        hnsw_ef_search=ann.hnsw.efSearch if hnsw else None,
+        hnsw_m=graph.nb_neighbors(1) if graph is not None else None,  # type: ignore[attr-defined]  # not in faiss's stubs
+        hnsw_ef_search=graph.efSearch if graph is not None else None,
     )
     write_manifest(staging, manifest)
     _swap(staging, folder)

@@ -58,9 +58,12 @@ class SentenceEmbedder:
         self.model_id: str = embedder_id(model)
         self._model = SentenceTransformer(resolve_model(model), device=device)
         # sentence-transformers 6 renamed the method; older releases only have the long name.
-        model = self._model
-        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim: int = int(dimension())
+        loaded = self._model
+        dimension = getattr(loaded, "get_embedding_dimension", None) or loaded.get_sentence_embedding_dimension
+        size = dimension()
+        if size is None:
+            raise ValueError(f"embedding model {model!r} does not report its output dimension")
+        self.dim: int = int(size)
         self.precision: str = resolve_precision(precision, device)
         if self.precision == "bfloat16":
             _pad_to_multiple_of(self._model, 8)

@@ -36,6 +36,6 @@ async def readyz(deps: DepsDep) -> Response:
 @router.post("/admin/reload")
 async def reload(request: Request, deps: DepsDep) -> Response:
     deps.auth.admin(request.headers.get("authorization"))
-    result = deps.config.reload()
+    result = await deps.config.reload_soon()
     return json_response({"ok": result.ok, "message": result.message, "changed": list(result.changed)},
                          200 if result.ok else 400)

@@ -102,7 +102,7 @@ class SemanticFeed:
             if self._apply(replies) < self._batch:
                 self.ready.set()
 
-    def _apply(self, replies: list[Any] | None) -> int:
+    def _apply(self, replies: Any) -> int:
         count = 0
         for _stream, records in replies or []:
             for record_id, fields in records:

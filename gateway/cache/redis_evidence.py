@@ -70,7 +70,7 @@ class RedisEvidence(Evidence):
     async def reload(self, space: str) -> None:
         """Read *space*'s shared counts now (the follower does this for every space served)."""
         raw = await self._client.hgetall(self._key(space))
-        self.replace(space, _parse(raw))
+        self.replace(space, _parse(raw))  # type: ignore[arg-type]  # the client is built without decode_responses
 
     async def _push(self, space: str, batch: Counts) -> None:
         self._served.add(space)

@@ -89,7 +89,7 @@ class RedisStore:
             self._breaker.failed("get", exc)
             raise StoreUnavailable(str(exc)) from exc
         self._breaker.succeeded()
-        return value
+        return value  # type: ignore[return-value]  # the client is built without decode_responses
 
     async def put(self, key: str, value: bytes, ttl_s: int, semantic: SemanticEntry | None) -> None:
         if not self._breaker.allow():
@@ -97,7 +97,8 @@ class RedisStore:
         pipe = self._client.pipeline(transaction=False)
         pipe.set(self._entry_key(key), value, ex=ttl_s)
         if semantic is not None:
-            pipe.xadd(self._stream, entry_fields(semantic), maxlen=self._config.max_entries, approximate=True)
+            pipe.xadd(self._stream, entry_fields(semantic), maxlen=self._config.max_entries,  # type: ignore[arg-type]
+                      approximate=True)
         try:
             await pipe.execute()
         except (RedisError, OSError) as exc:

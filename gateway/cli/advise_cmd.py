@@ -20,7 +20,7 @@ from gateway.evaluation.costmodel import OptionCost, Projection
 from gateway.evaluation.dataset import DatasetError, load_gold
 from gateway.evaluation.evidence import LabelledCount, gather
 from gateway.evaluation.history import EvalHistory
-from gateway.evaluation.store import default_store_url, open_engine
+from gateway.promotion.store import default_store_url, open_engine
 
 
 def advise_command(

@@ -30,11 +30,11 @@ from gateway.evaluation.gate import decide, evaluate_gate
 from gateway.evaluation.history import EvalHistory
 from gateway.evaluation.metrics import PRIMARY_METRIC
 from gateway.evaluation.pipeline import EvalRun, evaluate
-from gateway.evaluation.promotions import Promotion, PromotionStore
 from gateway.evaluation.provenance import resolve_path
 from gateway.evaluation.runner import AnswerFn
-from gateway.evaluation.store import default_store_url, open_engine
 from gateway.evaluation.variants import VariantError, build_variant, has_small_model, parse_variants, with_small_model
+from gateway.promotion.promotions import Promotion, PromotionStore
+from gateway.promotion.store import default_store_url, open_engine
 
 AnswerFactory = Callable[[Path], AbstractAsyncContextManager[AnswerFn]]
 TrafficFn = Callable[[ConfigSnapshot, str, float], TrafficStats | None]
@@ -50,7 +50,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON to stdout ins
 
 def gateway_answer_factory(config_dir: Path) -> AbstractAsyncContextManager[AnswerFn]:
     """The gateway's own request path as an answer function (loads the embedder and starts local models)."""
-    from gateway.evalpath import gateway_answers  # heavy: only a real eval needs the models
+    from gateway.evaluation.evalpath import gateway_answers  # heavy: only a real eval needs the models
 
     return gateway_answers(config_dir)
 

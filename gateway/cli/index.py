@@ -84,6 +84,7 @@ def build(
                 progress=progress,
             )
         else:
+            assert docs is not None  # checked above: exactly one of the two
             manifest = build_documents_index(
                 name, docs, embedder, folder, chunk_size, overlap, hnsw_threshold=hnsw_threshold, progress=progress
             )

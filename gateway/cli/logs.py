@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TextIO, TypeVar, cast
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 from rich import box
@@ -103,7 +103,7 @@ def export(
     """Write every record in the window, one row per request, as CSV or JSON Lines."""
     if fmt not in FORMATS:
         fail(f"bad format {fmt!r}: use csv or jsonl")
-    chosen = cast(ExportFormat, fmt)
+    chosen: ExportFormat = fmt
     start = epoch_since(_parsed(parse_since, since), time.time())
     with open_store(config, url) as store:
         if output is None:

@@ -1,5 +1,8 @@
 """The live config: the last valid snapshot and what was loaded for it, swapped whole on reload.
 
+Reloads read files and load indexes, so they run in a worker thread (`reload_soon`, `watch`), and
+one lock lets only one run at a time: `/admin/reload` and the file watcher never interleave.
+
 Two hooks shape a reload: `attach(prepare)` loads what a snapshot needs (and may refuse it whole),
 `gate(admit)` picks per edited route which version serves (the deployment gate holds a version
 back until it is promoted, while the running one keeps serving).
@@ -104,9 +107,14 @@ class ConfigStore:
 
         A route whose new version the gate holds back keeps its running version; the other
         routes' edits apply. The result is not ok while anything is held, and says why.
+        Blocking: callers on the event loop use `reload_soon`.
         """
         with self._reloading:
             return self._reload()
+
+    async def reload_soon(self) -> ReloadResult:
+        """`reload` in a worker thread, so requests keep being served while files and indexes load."""
+        return await asyncio.to_thread(self.reload)
 
     def refresh(self) -> ReloadResult | None:
         """Reload when an artifact the routes load (index, classifier head) was replaced; else None.
@@ -157,11 +165,12 @@ class ConfigStore:
 
     def recheck(self) -> ReloadResult | None:
         """Reload when a held route's version may serve now (promoted meanwhile); None when nothing changed."""
-        held = dict(self.held)
-        running = self.current.routes
-        if any(self._admit(route, running.get(name)).refusal is None for name, route in held.items()):
-            return self.reload()
-        return None
+        with self._reloading:
+            held = dict(self.held)
+            running = self.current.routes
+            if any(self._admit(route, running.get(name)).refusal is None for name, route in held.items()):
+                return self._reload()
+            return None
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Reload whenever a file under routes/ changes, until *stop* is set; recheck held routes meanwhile."""

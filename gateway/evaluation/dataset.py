@@ -67,7 +67,10 @@ def load_gold(path: Path, task: TaskType, columns: EvalColumns) -> GoldSet:
     bad: list[BadRow] = []
     for line, row in rows:
         parsed = _example(line, row, task, columns)
-        (examples if isinstance(parsed, GoldExample) else bad).append(parsed)
+        if isinstance(parsed, GoldExample):
+            examples.append(parsed)
+        else:
+            bad.append(parsed)
     return GoldSet(path=path, checksum=file_checksum(path), examples=tuple(examples), bad_rows=tuple(bad))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert, select
 from gateway.evaluation.provenance import Provenance
 from gateway.evaluation.runner import VariantResult
 from gateway.evaluation.slices import Scored
-from gateway.evaluation.store import eval_misses, eval_runs
+from gateway.promotion.store import eval_misses, eval_runs
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Miss:
 
 
 class EvalHistory:
-    """Append and read eval runs in the eval database (see `gateway.evaluation.store`)."""
+    """Append and read eval runs in the eval database (see `gateway.promotion.store`)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

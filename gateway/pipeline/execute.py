@@ -115,14 +115,15 @@ def _after_failure(plan: Plan, decision: Decision, exc: GatewayError) -> Decisio
 
 def _review(plan: Plan, decision: Decision, body: dict[str, Any]) -> Decision | None:
     """For a cascade's small answer: None to keep it, or the decision to escalate."""
-    policy = plan.config.policy if plan.config else None
-    if decision.escalate_to is None or not isinstance(policy, CascadePolicy):
+    config = plan.config
+    if config is None or decision.escalate_to is None or not isinstance(config.policy, CascadePolicy):
         return None
+    policy = config.policy
     text = ((body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
     spec = plan.spec(decision.target)
     head = plan.resources.head(plan.name, decision.target) if isinstance(spec, ClassifierTarget) else None
-    labels = plan.config.labels or (head.labels if head else ())
-    verdict = review(policy, SmallAnswer(text, plan.confidence if head else None), labels, plan.config.task,
+    labels = config.labels or (head.labels if head else ())
+    verdict = review(policy, SmallAnswer(text, plan.confidence if head else None), labels, config.task,
                      calibrated=head.threshold if head else None)
     plan.reason = verdict.reason
     if not verdict.escalated:

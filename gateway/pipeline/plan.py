@@ -69,7 +69,7 @@ class Plan:
 
     def meta(self) -> dict[str, Any]:
         """The `ragway` extension field of a response: who answered, why, and what was retrieved."""
-        meta = {
+        meta: dict[str, Any] = {
             "route": self.name if self.route else None,
             "route_version": self.route.version if self.route else None,
             "target": self.target,

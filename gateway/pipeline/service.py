@@ -52,7 +52,7 @@ class ChatService:
         await self._reserve(plan, ctx)
         started = time.perf_counter()
         try:
-            body = dict(plan.lookup.response) if plan.answered_from_cache else await self._call(plan)
+            body = dict(plan.lookup.response or {}) if plan.answered_from_cache else await self._call(plan)
         except GatewayError as exc:
             self._finish(plan, ctx, started, error=exc)
             raise
@@ -237,7 +237,7 @@ def _usage_chunk(plan: Plan, last: Chunk | None) -> Chunk:
     rec = plan.record
     usage = {"prompt_tokens": rec.tokens_in, "completion_tokens": rec.tokens_out,
              "total_tokens": rec.tokens_in + rec.tokens_out}
-    base = {k: last[k] for k in ("id", "created", "model") if last and k in last}
+    base: Chunk = {k: last[k] for k in ("id", "created", "model") if last and k in last}
     return {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
 
 

@@ -46,7 +46,7 @@ class Verifier:
         self.cache = cache
         self.recorder = recorder
         self.drain_s = drain_s
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool | None]] = set()
 
     def schedule(self, hit: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
         """Verify *hit* later if the cache asked for it; returns at once."""

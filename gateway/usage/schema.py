@@ -35,8 +35,8 @@ metadata = MetaData()
 schema_migrations = versions_table("schema_migrations", metadata)
 
 
-def _request_log_v1(meta: MetaData, *later: Column[Any]) -> Table:
-    """The table as migration 1 created it, plus *later* columns (the current table adds each migration's)."""
+def _request_log_v1(meta: MetaData, *later: Column[Any] | Index) -> Table:
+    """The table as migration 1 created it, plus *later* columns and indexes (each migration adds its own)."""
     return Table(
         "request_log",
         meta,

@@ -17,23 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Select,
-    String,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    select,
-)
+from sqlalchemy import Connection, Engine, Select, String, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
 
 from gateway.config.stores import LogStoreConfig
+from gateway.db import engine_url, migrate, open_engine, schema_version
 from gateway.migrations import Migration, MigrationPlan
 from gateway.usage.record import Latency, RequestRecord, Sample
 from gateway.usage.schema import MIGRATIONS, request_log, schema_migrations
@@ -54,27 +43,12 @@ class LoggedRecord:
     record: RequestRecord
 
 
-def engine_url(url: str, base_dir: Path | None = None) -> str:
-    """The SQLAlchemy URL for a log.url: psycopg 3 for PostgreSQL, relative SQLite paths under *base_dir*."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
-        path = Path(database)
-        if base_dir is not None and not path.is_absolute():
-            path = base_dir / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parsed = parsed.set(database=str(path))
-    return parsed.render_as_string(hide_password=False)
-
-
 class UsageStore:
     """Insert, query and prune request records; the schema is kept current by numbered migrations."""
 
     def __init__(self, url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.url = engine_url(url)
-        self._engine = _build_engine(self.url)
+        self._engine = open_engine(self.url)
         # SQLite writers take the write lock up front, so two writers queue instead of deadlocking.
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
         self._migrations = MigrationPlan(tuple(migrations), schema_migrations, _MIGRATION_LOCK_KEY)
@@ -91,13 +65,11 @@ class UsageStore:
 
     def migrate(self) -> int:
         """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
-        with self._writer.begin() as conn:
-            return self._migrations.apply(conn)
+        return migrate(self._engine, self._migrations)
 
     def version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
-        with self._engine.connect() as conn:
-            return self._migrations.current(conn)
+        return schema_version(self._engine, self._migrations)
 
     def insert_many(self, records: Sequence[RequestRecord]) -> int:
         """Write *records* in one transaction; all or none are stored, and a record_id already stored is skipped."""
@@ -235,28 +207,3 @@ def _window(
         if cond is not None
     ]
     return query.where(*conditions)
-
-
-def _build_engine(url: str) -> Engine:
-    if make_url(url).get_backend_name() != "sqlite":
-        # a store that went away must fail a write in seconds (the batch then goes to the spool), not hang
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # pysqlite's own implicit transactions skip DDL; hand BEGIN to SQLAlchemy so migrations are atomic.
-    dbapi_conn.isolation_level = None
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,10 +1,13 @@
-"""The config store's per-route gate: a held edit keeps the running version while other edits apply."""
+"""The config store: a held edit keeps the running version while other edits apply; reloads never overlap."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
 
-from gateway.config.snapshot import Route
+from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.config.store import Admission, ConfigStore
 from tests.servers import write_config
 
@@ -73,6 +76,37 @@ def test_recheck_with_nothing_held_asks_no_one(tmp_path: Path) -> None:
 
     assert store.recheck() is None
     assert gate.calls == 0
+
+
+async def test_reloads_run_off_the_event_loop_one_at_a_time(tmp_path: Path) -> None:
+    root = write_config(tmp_path / "configs", GATEWAY, {"chat": ROUTE})
+    store = ConfigStore.open(root)
+    loop_thread = threading.get_ident()
+    running: list[int] = []
+    overlaps: list[int] = []
+    threads: set[int] = set()
+
+    def slow_prepare(snapshot: ConfigSnapshot) -> None:
+        running.append(1)
+        overlaps.append(len(running))
+        threads.add(threading.get_ident())
+        time.sleep(0.05)
+        running.pop()
+
+    store.attach(slow_prepare)
+    overlaps.clear()
+    threads.clear()
+    # an admin reload and the watcher's reloads arriving together
+    watcher = [threading.Thread(target=store.reload) for _ in range(3)]
+    for thread in watcher:
+        thread.start()
+    results = await asyncio.gather(*(store.reload_soon() for _ in range(3)))
+    for thread in watcher:
+        thread.join()
+
+    assert all(result.ok for result in results)
+    assert len(overlaps) == 6 and max(overlaps) == 1
+    assert loop_thread not in threads
 
 
 def test_refresh_reloads_when_an_artifact_changes_and_keeps_the_old_on_failure(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import yaml
 from rich.progress import Progress
 
 from gateway.config import load_snapshot
-from gateway.evalpath import gateway_answers
 from gateway.evaluation.dataset import GoldExample
+from gateway.evaluation.evalpath import gateway_answers
 from gateway.evaluation.runner import Answer, run_variants
 from gateway.evaluation.variants import build_variant, with_small_model
 from gateway.smallmodel.train import train

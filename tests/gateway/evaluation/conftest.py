@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from gateway.evaluation.store import open_engine
+from gateway.promotion.store import open_engine
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

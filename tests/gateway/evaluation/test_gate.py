@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 
 from gateway.config.route_sections import GateSettings
 from gateway.config.snapshot import Route, load_route, load_snapshot
-from gateway.evaluation.gate import GateVerdict, PromotionGate, decide, evaluate_gate, gate_route_edit
-from gateway.evaluation.promotions import Promotion, PromotionStore
+from gateway.evaluation.gate import GateVerdict, decide, evaluate_gate
+from gateway.promotion.gate import PromotionGate, gate_route_edit
+from gateway.promotion.promotions import Promotion, PromotionStore
 from tests.gateway.evaluation.fakes import result_with, write_config
 
 GATE = GateSettings(metric="accuracy", min=0.9, min_examples=500)

@@ -16,7 +16,7 @@ from gateway.evaluation.options import Pricing, cost_at_volume
 from gateway.evaluation.provenance import Provenance
 from gateway.evaluation.runner import Answer, Messages, run_variants
 from gateway.evaluation.slices import oos_label
-from gateway.evaluation.store import MIGRATIONS, migrate
+from gateway.promotion.store import MIGRATIONS, migrate
 from tests.gateway.evaluation.fakes import route_config
 
 GOLD = (

@@ -9,9 +9,9 @@ from sqlalchemy import Engine, select
 from gateway.config.gateway_file import GatewayConfig
 from gateway.config.snapshot import ConfigSnapshot
 from gateway.evaluation.history import EvalHistory
-from gateway.evaluation.promotions import Promotion, PromotionStore
 from gateway.evaluation.provenance import Provenance
-from gateway.evaluation.store import MIGRATIONS, default_store_url, eval_migrations, migrate, open_engine
+from gateway.promotion.promotions import Promotion, PromotionStore
+from gateway.promotion.store import MIGRATIONS, default_store_url, eval_migrations, migrate, open_engine
 from tests.gateway.evaluation.fakes import result_with
 
 PROVENANCE = Provenance(

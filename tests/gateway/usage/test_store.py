@@ -10,9 +10,10 @@ from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect, te
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.config.stores import LogStoreConfig
+from gateway.db import engine_url
 from gateway.usage.record import Latency, RequestRecord
 from gateway.usage.schema import MIGRATIONS
-from gateway.usage.store import UsageStore, engine_url
+from gateway.usage.store import UsageStore
 from tests.gateway.usage.conftest import make_record
 
 
@@ -154,7 +155,7 @@ def test_text_columns_migration_upgrades_a_version_1_store(store_url: str) -> No
     old.close()
 
     store = UsageStore(store_url)
-    assert store.migrate() == 2 and store.version() == 2
+    assert store.migrate() == len(MIGRATIONS) and store.version() == len(MIGRATIONS)
     columns = {c["name"] for c in inspect(store._engine).get_columns("request_log")}
     assert {"input_text", "output_text"} <= columns
     store.insert_many([make_record(6.0, route="intent", input_text="where is my card", output_text="card_arrival")])

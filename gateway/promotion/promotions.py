@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, insert, select
 
-from gateway.evaluation.store import route_promotions
+from gateway.promotion.store import route_promotions
 
 State = Literal["promoted", "refused", "forced", "pending"]
 SERVABLE: frozenset[str] = frozenset({"promoted", "forced"})

@@ -10,24 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-)
+from sqlalchemy import Column, Connection, Engine, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import make_url
 
+from gateway import db
 from gateway.config.snapshot import ConfigSnapshot
 from gateway.migrations import Migration, MigrationPlan, versions_table
 
@@ -133,30 +120,12 @@ def default_store_url(snapshot: ConfigSnapshot) -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for *url* (psycopg 3 for PostgreSQL) with every migration applied."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(parsed, pool_pre_ping=True)
-    else:
-        engine = create_engine(parsed, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+    """An engine for *url* (see gateway.db) with every migration applied."""
+    engine = db.open_engine(url)
     migrate(engine)
     return engine
 
 
 def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
-    with engine.begin() as conn:
-        return MigrationPlan(migrations, eval_migrations, _MIGRATION_LOCK_KEY).apply(conn)
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # pysqlite's own implicit transactions skip DDL; hand BEGIN to SQLAlchemy so migrations are atomic.
-    dbapi_conn.isolation_level = None
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return db.migrate(engine, MigrationPlan(migrations, eval_migrations, _MIGRATION_LOCK_KEY))
