@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -98,10 +98,10 @@ class RedisKeys:
         full = self._prefix + key
         if await self._redis.set(full, pending, nx=True, px=int(ttl_s * 1000)):
             return Claim(True)
-        return Claim(False, await self._redis.get(full))
+        return Claim(False, _bytes(await self._redis.get(full)))
 
     async def get(self, key: str) -> bytes | None:
-        return await self._redis.get(self._prefix + key)
+        return _bytes(await self._redis.get(self._prefix + key))
 
     async def put(self, key: str, value: bytes, ttl_s: float) -> None:
         await self._redis.set(self._prefix + key, value, px=int(ttl_s * 1000))
@@ -111,6 +111,10 @@ class RedisKeys:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+
+def _bytes(value: bytes | str | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
 
 
 def build_keys(config: IdempotencyConfig, cache: CacheStoreConfig) -> KeyStore:
@@ -173,7 +177,7 @@ class Idempotency:
             await self._release(key)
         return response
 
-    async def _keep_stream(self, key: str, request_id: str, events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    async def _keep_stream(self, key: str, request_id: str, events: AsyncIterable[Any]) -> AsyncIterator[bytes]:
         chunks: list[dict[str, Any]] = []
         complete = False
         try:
