@@ -3,13 +3,11 @@
     GatewayError                 500 internal_error
     ├── InvalidRequest           400 invalid_request_error
     ├── Unauthorized             401 authentication_error
-    ├── Forbidden                403 permission_error
     ├── ModelNotFound            404 model_not_found
     ├── Conflict                 409 idempotency_conflict
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limit_exceeded
     │   └── QuotaExceeded        429 insufficient_quota
-    ├── NotImplementedYet        501 not_implemented
     ├── ServiceUnavailable       503 service_unavailable
     ├── UpstreamError            502 upstream_error
     │   └── UpstreamBadStream    502 upstream_bad_stream
@@ -58,12 +56,6 @@ class Unauthorized(GatewayError):
     code = "invalid_api_key"
 
 
-class Forbidden(GatewayError):
-    status = 403
-    type = "permission_error"
-    code = "forbidden"
-
-
 class ModelNotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
@@ -93,12 +85,6 @@ class QuotaExceeded(RateLimited):
 
     type = "insufficient_quota"
     code = "insufficient_quota"
-
-
-class NotImplementedYet(GatewayError):
-    status = 501
-    type = "invalid_request_error"
-    code = "not_implemented"
 
 
 class ServiceUnavailable(GatewayError):

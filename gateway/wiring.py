@@ -67,7 +67,7 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
         config=store,
         auth=Authenticator(gateway.auth),
         providers=providers,
-        embedder=batcher,
+        batcher=batcher,
         cache=cache,
         service=service,
         usage=recorder,
@@ -87,7 +87,7 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
     watchers = [asyncio.create_task(deps.config.watch(stop)),
                 asyncio.create_task(deps.config.watch_artifacts(stop, poll_s))] if watch else []
     # Embedding a route's eval data takes a while; until it is in, the bounded cache serves no hit.
-    pretraining = asyncio.create_task(pretrain_routes(deps.config.current, deps.embedder, deps.cache))
+    pretraining = asyncio.create_task(pretrain_routes(deps.config.current, deps.batcher, deps.cache))
     try:
         yield deps
     finally:
@@ -105,6 +105,6 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
         await deps.usage.aclose()
         await deps.idempotency.aclose()
         await deps.cache.aclose()
-        await deps.embedder.aclose()
+        await deps.batcher.aclose()
         await deps.providers.aclose()
         await asyncio.gather(*(server.stop() for server in deps.local_servers))

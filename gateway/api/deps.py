@@ -37,7 +37,7 @@ class Deps:
     config: ConfigStore
     auth: Authenticator
     providers: ProviderRegistry
-    embedder: MicroBatcher
+    batcher: MicroBatcher
     cache: ResponseCache
     service: ChatService
     usage: UsageSink

@@ -53,7 +53,7 @@ async def get_deps(request: Request) -> LogsDeps:
     return request.app.state.deps
 
 
-Deps = Annotated[LogsDeps, Depends(get_deps)]
+LogsDepsDep = Annotated[LogsDeps, Depends(get_deps)]
 T = TypeVar("T")
 router = APIRouter()
 
@@ -61,7 +61,7 @@ router = APIRouter()
 @router.get("/v1/logs/summary", tags=["logs"])
 async def logs_summary(
     request: Request,
-    deps: Deps,
+    deps: LogsDepsDep,
     since: Annotated[str, Query(description="A duration back from now (24h, 7d) or an ISO time.")] = "24h",
     by: Annotated[str, Query(description="Comma-separated: route,target,model,cache,status.")] = "route,target",
 ) -> dict[str, Any]:
@@ -80,12 +80,12 @@ async def logs_summary(
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(deps: Deps) -> Response:
+async def metrics(deps: LogsDepsDep) -> Response:
     return Response(deps.usage.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/dashboard", include_in_schema=False)
-async def dashboard(deps: Deps, since: str = "24h") -> HTMLResponse:
+async def dashboard(deps: LogsDepsDep, since: str = "24h") -> HTMLResponse:
     window = _checked(parse_duration, since, "since")
     html = await run_in_threadpool(partial(render_dashboard, _store(deps), window, limits=deps.limits))
     return HTMLResponse(html)

@@ -43,10 +43,10 @@ async def embeddings(request: Request, deps: DepsDep) -> Response:
     body = await read_json(request, EmbeddingRequest, gateway.server.max_body_bytes)
     texts = [body.input] if isinstance(body.input, str) else body.input
     _check_inputs(texts, gateway.embedder.max_input_chars)
-    if body.dimensions is not None and body.dimensions != deps.embedder.embedder.dim:
-        raise InvalidRequest(f"dimensions must be {deps.embedder.embedder.dim} for this embedder",
+    if body.dimensions is not None and body.dimensions != deps.batcher.embedder.dim:
+        raise InvalidRequest(f"dimensions must be {deps.batcher.embedder.dim} for this embedder",
                              param="dimensions")
-    vectors = await asyncio.gather(*(deps.embedder.embed(text) for text in texts))
+    vectors = await asyncio.gather(*(deps.batcher.embed(text) for text in texts))
     data = [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
             for i, v in enumerate(vectors)]
     tokens = sum(len(text) // 4 + 1 for text in texts)
