@@ -4,6 +4,7 @@
     ├── InvalidRequest           400 invalid_request_error
     ├── Unauthorized             401 authentication_error
     ├── ModelNotFound            404 model_not_found
+    ├── Conflict                 409 idempotency_conflict
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limit_exceeded
     │   └── QuotaExceeded        429 insufficient_quota
@@ -61,6 +62,12 @@ class ModelNotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
     code = "model_not_found"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "idempotency_conflict"
 
 
 class PayloadTooLarge(GatewayError):

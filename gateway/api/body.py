@@ -28,7 +28,9 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         parts.append(chunk)
-    return b"".join(parts)
+    raw = b"".join(parts)
+    request._body = raw  # so a later request.body() (idempotency's fingerprint) reads it again
+    return raw
 
 
 async def read_json(request: Request, model: type[M], limit: int) -> M:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Request
 
 from gateway.api.auth import Authenticator
+from gateway.api.idempotency import Idempotency
 from gateway.cache import ResponseCache
 from gateway.config.limits import LimitsConfig
 from gateway.config.store import ConfigStore
@@ -40,6 +41,7 @@ class Deps:
     cache: ResponseCache
     service: ChatService
     usage: UsageSink
+    idempotency: Idempotency
     local_servers: list[LocalServer] = field(default_factory=list)
 
     @property

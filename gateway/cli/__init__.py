@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway.cli.advise_cmd import advise_command
+from gateway.cli.cluster import cluster
 from gateway.cli.config_cmd import config_app
 from gateway.cli.eval_cmd import eval_app
 from gateway.cli.finetune import finetune
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(serve)
+app.command()(cluster)
 app.add_typer(config_app, name="config")
 app.add_typer(index_app, name="index")
 app.add_typer(logs_app, name="logs")

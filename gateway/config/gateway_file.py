@@ -10,7 +10,13 @@ from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Strict
 from gateway.config.limits import LimitsConfig
-from gateway.config.stores import CacheStoreConfig, EmbedderConfig, LogStoreConfig
+from gateway.config.stores import (
+    CacheStoreConfig,
+    EmbedderConfig,
+    IdempotencyConfig,
+    LogStoreConfig,
+    TelemetryConfig,
+)
 
 
 class ServerConfig(Strict):
@@ -120,7 +126,11 @@ class GatewayConfig(Strict):
     cache: CacheStoreConfig = CacheStoreConfig()
     log: LogStoreConfig = LogStoreConfig()
     limits: LimitsConfig = LimitsConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     indexes_dir: str = "indexes"
+    # how often each replica checks whether an index or classifier head it serves was replaced
+    artifacts_poll_s: float = Field(0.5, ge=0.05, le=60)
 
     @model_validator(mode="after")
     def _open_only_on_loopback(self) -> GatewayConfig:

@@ -107,3 +107,35 @@ class LogStoreConfig(Strict):
     @classmethod
     def _url_from_env(cls, data: Any) -> Any:
         return url_from_env(data, "log")
+
+class IdempotencyConfig(Strict):
+    """Requests sent with an `Idempotency-Key` header are answered once per key (and client key).
+
+    A retry with the same key gets the first answer again, logged at zero cost: a client, or nginx
+    retrying on another replica, never pays twice. The keys live in Redis when `cache.url` is Redis
+    (every replica sees them), else in-process.
+    """
+
+    enabled: bool = True
+    ttl_s: int = Field(86_400, ge=1)
+    # how long a retry waits for the first attempt (on any replica) to finish before a 409
+    wait_s: float = Field(120.0, gt=0, le=3600)
+    max_entries: int = Field(100_000, ge=1)
+
+
+class TelemetryConfig(Strict):
+    """OpenTelemetry traces over OTLP/HTTP (protobuf) to `otlp_endpoint` (e.g. http://collector:4318)."""
+
+    otlp_endpoint: str | None = None
+    service_name: str = Field("ragway", min_length=1)
+    # of the requests that arrive without a sampled parent; a caller's sampling decision is kept
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+    export_delay_ms: int = Field(1000, ge=10, le=60_000)
+    export_timeout_s: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL (OTLP over HTTP)")
+        return url
