@@ -1,5 +1,6 @@
-# ragway gateway image. Install steps are the Makefile's own (`make install`).
-FROM python:3.11-slim
+# ragway gateway image. The install steps are the Makefile's own (`make install`); torch comes from
+# PyTorch's CPU wheel index (TORCH_INDEX), so the image never pulls CUDA wheels and needs no local cache.
+FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake make git \
@@ -9,11 +10,30 @@ WORKDIR /app
 COPY pyproject.toml Makefile README.md ./
 COPY gateway ./gateway
 COPY retrieval ./retrieval
-COPY configs ./configs
-RUN make install
+RUN make install PYTHON=python3 TORCH_INDEX=https://download.pytorch.org/whl/cpu \
+    && rm -rf /root/.cache/pip
 
-ENV LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# The demo routes with the image's gateway.yaml: auth closed, indexes and the request log on /data.
+COPY configs ./configs
+COPY deploy/docker/gateway.yaml ./configs/gateway.yaml
+COPY deploy/docker/entrypoint.sh /usr/local/bin/ragway-entrypoint
+
+RUN useradd --system --uid 10001 --create-home ragway \
+    && mkdir -p /data/indexes \
+    && chown -R ragway:ragway /data
+USER ragway
+
+ENV PATH=/app/.venv/bin:$PATH \
+    RAGWAY_CONFIG=/app/configs \
+    LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
+# /data holds indexes/ (built on first start from /data/banking77/train.csv when missing, or mounted
+# pre-built) and ragway-logs.db (the SQLite log when no PostgreSQL is configured).
+VOLUME ["/data"]
+# The OpenAI-compatible API, /healthz (liveness), /readyz (readiness) and /metrics.
 EXPOSE 8000
-# Indexes are built at start when missing (mount ./indexes to keep them); the demo index reads
-# BANKING77 from /shared/data (run with -v "$PWD/../shared:/shared:ro").
-CMD ["sh", "-c", "make indexes && .venv/bin/ragway serve --host 0.0.0.0"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=120s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
+# Clients need RAGWAY_API_KEY (and admins RAGWAY_ADMIN_KEY) in the container's environment.
+ENTRYPOINT ["ragway-entrypoint"]
+CMD ["ragway", "serve", "--config", "/app/configs"]

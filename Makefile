@@ -8,15 +8,22 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test services chromium indexes bench lint
+.PHONY: install run test services chromium nginx indexes bench lint cluster
+
+# CPU-only torch, pinned. TORCH_INDEX empty: the configured index (here the CPU build on disk).
+# The Dockerfile sets TORCH_INDEX to PyTorch's CPU wheel index, so no image pulls CUDA wheels.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+REPLICAS ?= 3
+CLUSTER_PORT ?= 8080
 
 install: $(STAMP)
 
-# torch is pinned first: 2.13.0 is the CPU build on disk; an unpinned spec pulls CUDA wheels.
+# torch is installed first from TORCH_INDEX: an unpinned spec from PyPI pulls CUDA wheels.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) '$(TORCH_SPEC)'
 	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
 
@@ -35,7 +42,15 @@ services:
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: install services chromium indexes
+# The fleet test puts Debian's nginx in front of the gateway replicas.
+nginx:
+	test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx)
+
+# N replicas on one config directory behind nginx on CLUSTER_PORT (Redis and PostgreSQL from `services`).
+cluster: install services nginx indexes
+	$(BIN)/ragway cluster --replicas $(REPLICAS) --port $(CLUSTER_PORT)
+
+test: install services chromium nginx indexes
 	$(BIN)/ruff check gateway retrieval tests bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway.api import chat, errors, health, logs, models
+from gateway.api import chat, completions, errors, health, logs, models, responses
 from gateway.api.deps import Deps
 from gateway.api.request_id import RequestIdMiddleware
 from gateway.config.store import ConfigStore
+from gateway.telemetry import Telemetry, TracingMiddleware
 from gateway.wiring import build_deps, running
 
 BuildDeps = Callable[[ConfigStore], Deps]
@@ -23,18 +24,27 @@ BuildDeps = Callable[[ConfigStore], Deps]
 def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool = True) -> FastAPI:
     """The gateway for the config directory *config_root*; *build* lets tests swap dependencies."""
     store = ConfigStore.open(config_root)
+    telemetry = Telemetry(store.current.gateway.telemetry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(build(store), watch=watch) as deps:
-            app.state.deps = deps
-            _freeze_startup_heap()
-            yield
+        telemetry.start()
+        try:
+            async with running(build(store), watch=watch) as deps:
+                app.state.deps = deps
+                _freeze_startup_heap()
+                yield
+        finally:
+            telemetry.shutdown()
 
-    app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # FastAPI's own server span would duplicate TracingMiddleware's, which carries the GenAI attributes
+    app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry={"tracing": False, "operation_spans": False, "auto_configure": False})
     app.add_middleware(RequestIdMiddleware)
+    # added last, so it runs first: the request id is set inside the request's span
+    app.add_middleware(TracingMiddleware, telemetry=telemetry)
     errors.install(app)
-    for router in (chat.router, models.router, health.router, logs.router):
+    for router in (chat.router, responses.router, completions.router, models.router, health.router, logs.router):
         app.include_router(router)
     return app
 

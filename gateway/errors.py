@@ -3,12 +3,11 @@
     GatewayError                 500 internal_error
     ├── InvalidRequest           400 invalid_request_error
     ├── Unauthorized             401 authentication_error
-    ├── Forbidden                403 permission_error
     ├── ModelNotFound            404 model_not_found
+    ├── Conflict                 409 idempotency_conflict
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limit_exceeded
     │   └── QuotaExceeded        429 insufficient_quota
-    ├── NotImplementedYet        501 not_implemented
     ├── ServiceUnavailable       503 service_unavailable
     ├── UpstreamError            502 upstream_error
     │   └── UpstreamBadStream    502 upstream_bad_stream
@@ -16,6 +15,7 @@
 
 Every error becomes one body, the OpenAI shape:
 ``{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}``.
+`message` is public; `detail` (an upstream's or library's own words) goes only to the server log.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ class GatewayError(Exception):
     code: ClassVar[str] = "internal_error"
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         # sent with the error response (a refusal's Retry-After and x-ratelimit-* headers)
         self.headers = headers or {}
+        self.detail = detail
         if code is not None:
             self.code = code  # type: ignore[misc]
 
@@ -57,16 +58,16 @@ class Unauthorized(GatewayError):
     code = "invalid_api_key"
 
 
-class Forbidden(GatewayError):
-    status = 403
-    type = "permission_error"
-    code = "forbidden"
-
-
 class ModelNotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
     code = "model_not_found"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "idempotency_conflict"
 
 
 class PayloadTooLarge(GatewayError):
@@ -86,12 +87,6 @@ class QuotaExceeded(RateLimited):
 
     type = "insufficient_quota"
     code = "insufficient_quota"
-
-
-class NotImplementedYet(GatewayError):
-    status = 501
-    type = "invalid_request_error"
-    code = "not_implemented"
 
 
 class ServiceUnavailable(GatewayError):

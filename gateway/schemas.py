@@ -1,22 +1,52 @@
-"""OpenAI wire models for requests. Unknown fields are kept and passed on: clients send vendor extras."""
+"""OpenAI wire models for requests.
+
+Unknown fields are kept (clients send vendor extras) but reach a provider only through the allowlist
+in `gateway.wire_params`: fields that steer the call are refused here, at the boundary.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.wire_params import OPENAI_CHAT_PARAMS, WireRefusal, is_steering
+
+# Integers past these bounds are not a request a provider can serve; they would only overflow later.
+MAX_INT = 2**31 - 1
+SEED_BOUND = 2**63 - 1
 
 
 class Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class ContentPart(Wire):
+    """One part of a multi-part message: `{"type": "text", "text": ...}`, an image, audio or file part."""
+
+    type: str = Field(min_length=1)
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _text_parts_have_text(self) -> ContentPart:
+        if self.type == "text" and self.text is None:
+            raise ValueError("a text part needs a 'text' string")
+        return self
+
+
 class ChatMessage(Wire):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> ChatMessage:
+        # only an assistant turn that calls tools may come without content, as in OpenAI's API
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(f"a {self.role} message needs 'content'")
+        return self
 
     def text(self) -> str:
         """The message's text, joining the text parts of multi-part content."""
@@ -24,7 +54,7 @@ class ChatMessage(Wire):
             return self.content
         if not self.content:
             return ""
-        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return "\n".join(part.text or "" for part in self.content if part.type == "text")
 
 
 class StreamOptions(Wire):
@@ -38,11 +68,15 @@ class ChatCompletionRequest(Wire):
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_INT)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_INT)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-SEED_BOUND, le=SEED_BOUND)
     n: int | None = Field(None, ge=1, le=1)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -56,10 +90,25 @@ class ChatCompletionRequest(Wire):
                 return message.text()
         return self.messages[-1].text()
 
-    def upstream_params(self) -> dict[str, Any]:
-        """Every field but model, messages and the gateway's own, as sent by the client."""
+    @model_validator(mode="after")
+    def _refuse_steering(self) -> ChatCompletionRequest:
+        # WireRefusal is not a ValueError, so pydantic lets it through to become the 400 it is
+        for name in self.model_extra or {}:
+            if is_steering(name):
+                raise WireRefusal(f"'{name}' may not be sent: it chooses where or how the gateway calls the "
+                                  "provider, which only the gateway's config sets", name, "forbidden_parameter")
+        return self
+
+    def upstream_params(self, passthrough: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The parameters a provider receives: OpenAI's chat parameters and the route's *passthrough* names;
+        other fields are dropped."""
         data = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
-        return data
+        return {name: value for name, value in data.items() if name in OPENAI_CHAT_PARAMS or name in passthrough}
+
+    def unknown_params(self, passthrough: frozenset[str] = frozenset()) -> list[str]:
+        """Fields sent that are neither OpenAI chat parameters nor in *passthrough* (nor the gateway's own)."""
+        sent = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
+        return sorted(name for name in sent if name not in OPENAI_CHAT_PARAMS and name not in passthrough)
 
 
 class EmbeddingRequest(Wire):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -31,6 +30,7 @@ from retrieval.manifest import (
     verify,
     write_manifest,
 )
+from retrieval.names import check_name
 from retrieval.payload import Row, read_rows, write_rows
 from retrieval.types import Embedder
 
@@ -40,7 +40,6 @@ DEFAULT_HNSW_THRESHOLD = 50_000
 DEFAULT_CHUNK_SIZE = 800
 DEFAULT_OVERLAP = 100
 EMBED_SLICE = 256
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def build_examples_index(
@@ -91,7 +90,7 @@ def add_rows(
     progress: Progress | None = None,
 ) -> Manifest:
     """Append labelled pairs to an existing index: only the new rows are embedded."""
-    folder = Path(indexes_dir) / name
+    folder = Path(indexes_dir) / check_name(name)
     manifest = read_manifest(folder)
     if manifest.embedder_id != embedder.model_id or manifest.dim != embedder.dim:
         raise IndexMismatch(
@@ -110,12 +109,6 @@ def add_rows(
         ann.add(new_vectors)
     sources = sorted({*manifest.sources, *(row.source for row in payload if row.source)})
     return _publish(folder, manifest, ann, read_rows(folder / ROWS_FILE) + payload, sources)
-
-
-def check_name(name: str) -> None:
-    """Index names become folder names: keep them to one safe path component."""
-    if not _NAME.match(name):
-        raise SourceError(f"index name '{name}': use letters, digits, '.', '_' or '-', starting with a letter or digit")
 
 
 def example_rows(rows: Examples, input_col: str = "text", output_col: str = "category") -> list[Row]:

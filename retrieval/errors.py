@@ -5,6 +5,7 @@
     ├── IndexMismatch (ValueError)   built with another embedder or dimension
     ├── IndexCorrupt (ValueError)    artifacts missing, unreadable or not matching the checksum
     └── SourceError (ValueError)     a build input is missing, empty or lacks a column
+        └── InvalidName              an index or route name that is not one safe path component
 """
 
 from __future__ import annotations
@@ -31,4 +32,8 @@ class IndexCorrupt(RetrievalError, ValueError):
 
 
 class SourceError(RetrievalError, ValueError):
+    pass
+
+
+class InvalidName(SourceError):
     pass

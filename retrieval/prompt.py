@@ -33,21 +33,6 @@ class Context:
     examples: list[Hit]
 
 
-def assemble_messages(
-    system_prompt: str,
-    documents: list[Hit],
-    examples: list[Hit],
-    messages: list[Message],
-    max_context_tokens: int | None = None,
-    mmr_lambda: float | None = None,
-    example_vectors: np.ndarray | None = None,
-    max_examples: int | None = None,
-) -> list[Message]:
-    """OpenAI chat messages for one request; see the module docstring for the layout."""
-    context = select_context(documents, examples, max_context_tokens, mmr_lambda, example_vectors, max_examples)
-    return render_messages(system_prompt, context, messages)
-
-
 def select_context(
     documents: list[Hit],
     examples: list[Hit],

@@ -1,4 +1,9 @@
-"""The indexes under one folder, loaded on first use and kept for the life of the registry."""
+"""The indexes under one folder, loaded on first use and loaded again when their folder is replaced.
+
+`ragway index build` and `index add` swap a whole new folder in (retrieval/build.py), so a
+changed manifest version is the one sign a reader needs; replicas sharing the folder each
+pick it up on their next `get`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ from pathlib import Path
 
 from retrieval.errors import IndexNotFound
 from retrieval.index import VectorIndex
-from retrieval.manifest import MANIFEST_FILE
+from retrieval.manifest import MANIFEST_FILE, read_manifest
+from retrieval.names import check_name
+
+Stamp = tuple[int, int, int] | None
+"""(inode, mtime_ns, size) of a manifest file; None when it is missing."""
 
 
 class IndexRegistry:
@@ -23,17 +32,33 @@ class IndexRegistry:
         return index_names(self.indexes_dir)
 
     def get(self, name: str) -> VectorIndex:
-        """The index *name*, loaded once; IndexNotFound names the folder and what exists."""
-        if name not in self._loaded:
-            folder = require_index(self.indexes_dir, name)
+        """The index *name* as its folder holds it now, loaded again only when its version changed.
+
+        IndexNotFound names the folder and what exists.
+        """
+        folder = require_index(self.indexes_dir, name)
+        loaded = self._loaded.get(name)
+        if loaded is None or read_manifest(folder).version != loaded.version:
             self._loaded[name] = VectorIndex.load(folder, self.embedder_id, self.dim)
         return self._loaded[name]
+
+    def stamp(self, name: str) -> Stamp:
+        """A cheap fingerprint of index *name*'s manifest: it changes whenever the folder is swapped."""
+        return file_stamp(self.indexes_dir / name / MANIFEST_FILE)
+
+
+def file_stamp(path: Path) -> Stamp:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def require_index(indexes_dir: Path, name: str) -> Path:
     """The folder of index *name*; IndexNotFound (listing the built ones) when it has no manifest."""
-    folder = Path(indexes_dir) / name
-    if name.startswith(".") or not (folder / MANIFEST_FILE).is_file():
+    folder = Path(indexes_dir) / check_name(name)
+    if not (folder / MANIFEST_FILE).is_file():
         known = ", ".join(index_names(Path(indexes_dir))) or "none"
         raise IndexNotFound(
             f"index '{name}' not found in {indexes_dir} (built: {known}); "

@@ -63,7 +63,7 @@ def start_llama(port: int) -> subprocess.Popen:
 
     command = server_command(LocalServerConfig(port=port, n_ctx=2048))
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/v1/models", 120, process)
+    _wait_or_stop(f"http://127.0.0.1:{port}/v1/models", 300, process)
     return process
 
 
@@ -90,3 +90,13 @@ def start_gateway(config_dir: Path, port: int, env: dict[str, str] | None = None
         stop(process)  # never leave a half-started gateway behind
         raise
     return process
+
+
+def _wait_or_stop(url: str, timeout_s: float, process: subprocess.Popen) -> None:
+    """wait_http, stopping *process* when it never answers (a failed fixture leaves nothing running)."""
+    try:
+        wait_http(url, timeout_s, process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise

@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.body import read_json
-from gateway.api.deps import deps_of
+from gateway.api.deps import Deps, deps_of
 from gateway.api.errors import json_response
-from gateway.errors import GatewayError
+from gateway.api.idempotency import Idempotency
+from gateway.errors import Conflict, GatewayError
 from gateway.pipeline.context import RequestContext
 from gateway.schemas import ChatCompletionRequest
 
@@ -24,13 +25,28 @@ router = APIRouter()
 async def chat_completions(request: Request) -> Response:
     deps = deps_of(request)
     ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
+    idem_key = request.headers.get("idempotency-key")
     try:
         ctx.key_id = deps.auth.client(request.headers.get("authorization"))
         limit = deps.config.current.gateway.server.max_body_bytes
         body = await read_json(request, ChatCompletionRequest, limit)
+        if idem_key is not None:
+            Idempotency.check(idem_key)
     except GatewayError as exc:
         deps.service.refuse(ctx, exc)
         raise
+    if idem_key is None:
+        return await answer(deps, body, ctx)
+    try:
+        return await deps.idempotency.respond(idem_key, await request.body(), body.stream, ctx, deps.usage.record,
+                                              lambda: answer(deps, body, ctx))
+    except Conflict as exc:
+        deps.service.refuse(ctx, exc, body.model)
+        raise
+
+
+async def answer(deps: Deps, body: ChatCompletionRequest, ctx: RequestContext) -> Response:
+    """The route's answer to a parsed chat request, plain or streamed."""
     if body.stream:
         events, headers = await deps.service.open_stream(body, ctx)
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Request
 
 from gateway.api.auth import Authenticator
+from gateway.api.idempotency import Idempotency
 from gateway.cache import ResponseCache
 from gateway.config.limits import LimitsConfig
 from gateway.config.store import ConfigStore
@@ -36,10 +37,11 @@ class Deps:
     config: ConfigStore
     auth: Authenticator
     providers: ProviderRegistry
-    embedder: MicroBatcher
+    batcher: MicroBatcher
     cache: ResponseCache
     service: ChatService
     usage: UsageSink
+    idempotency: Idempotency
     local_servers: list[LocalServer] = field(default_factory=list)
 
     @property

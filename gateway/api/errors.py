@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import GatewayError, InvalidRequest, error_body
+from gateway.wire_params import WireRefusal
 
 log = logging.getLogger("ragway.api")
 
@@ -36,8 +37,15 @@ def _request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "")
 
 
+# Basic lets a browser ask for the key when it opens /dashboard; API clients send Bearer.
+CHALLENGE = 'Bearer realm="ragway", Basic realm="ragway"'
+
+
 async def gateway_error(request: Request, exc: GatewayError) -> Response:
-    return json_response(exc.body(), exc.status, {**exc.headers, "x-request-id": _request_id(request)})
+    headers = {**exc.headers, "x-request-id": _request_id(request)}
+    if exc.status == 401:
+        headers["www-authenticate"] = CHALLENGE
+    return json_response(exc.body(), exc.status, headers)
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -60,9 +68,15 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return json_response(body, 500, {"x-request-id": request_id})
 
 
+async def wire_refusal(request: Request, exc: WireRefusal) -> Response:
+    """A refused field from any wire model (e.g. /v1/completions converting to a chat request)."""
+    return await gateway_error(request, InvalidRequest(exc.message, param=exc.param, code=exc.code))
+
+
 def install(app: FastAPI) -> None:
     # starlette types handlers as taking any Exception; each of these is only called with its own class
     app.add_exception_handler(GatewayError, gateway_error)  # type: ignore[arg-type]
+    app.add_exception_handler(WireRefusal, wire_refusal)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected_error)

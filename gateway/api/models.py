@@ -14,9 +14,9 @@ from gateway.api.deps import DepsDep
 from gateway.api.errors import json_response
 from gateway.errors import InvalidRequest
 from gateway.schemas import EmbeddingRequest
+from retrieval.batching import MicroBatcher
 
 router = APIRouter()
-MAX_INPUTS = 2048
 
 
 @router.get("/v1/models")
@@ -42,11 +42,11 @@ async def embeddings(request: Request, deps: DepsDep) -> Response:
     gateway = deps.config.current.gateway
     body = await read_json(request, EmbeddingRequest, gateway.server.max_body_bytes)
     texts = [body.input] if isinstance(body.input, str) else body.input
-    _check_inputs(texts, gateway.embedder.max_input_chars)
-    if body.dimensions is not None and body.dimensions != deps.embedder.embedder.dim:
-        raise InvalidRequest(f"dimensions must be {deps.embedder.embedder.dim} for this embedder",
+    _check_inputs(texts, gateway.embedder.max_input_chars, gateway.embedder.max_inputs)
+    if body.dimensions is not None and body.dimensions != deps.batcher.embedder.dim:
+        raise InvalidRequest(f"dimensions must be {deps.batcher.embedder.dim} for this embedder",
                              param="dimensions")
-    vectors = await asyncio.gather(*(deps.embedder.embed(text) for text in texts))
+    vectors = await embed_in_slices(deps.batcher, texts, gateway.embedder.request_slice)
     data = [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
             for i, v in enumerate(vectors)]
     tokens = sum(len(text) // 4 + 1 for text in texts)
@@ -54,9 +54,19 @@ async def embeddings(request: Request, deps: DepsDep) -> Response:
                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 
-def _check_inputs(texts: list[str], max_chars: int) -> None:
-    if not texts or len(texts) > MAX_INPUTS:
-        raise InvalidRequest(f"input must hold 1 to {MAX_INPUTS} texts", param="input")
+async def embed_in_slices(batcher: MicroBatcher, texts: list[str], size: int) -> list:
+    """Vectors for *texts*, queued *size* at a time: the batcher serves its queue in order, so a chat
+    request's text waits behind at most one slice, never behind thousands of texts."""
+    vectors: list = []
+    for start in range(0, len(texts), size):
+        vectors += await asyncio.gather(*(batcher.embed(text) for text in texts[start:start + size]))
+    return vectors
+
+
+def _check_inputs(texts: list[str], max_chars: int, max_inputs: int) -> None:
+    if not texts or len(texts) > max_inputs:
+        raise InvalidRequest(f"input must hold 1 to {max_inputs} texts", param="input",
+                             code="too_many_inputs" if texts else "invalid_value")
     for i, text in enumerate(texts):
         if not text.strip():
             raise InvalidRequest(f"input[{i}] is empty", param="input")

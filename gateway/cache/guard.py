@@ -53,11 +53,11 @@ class Breaker:
         self._warning = warning
         self._retry_after_s = retry_after_s
         self._clock = clock
-        self._closed_at = 0.0
+        self._open_until = 0.0
 
     def allow(self) -> bool:
         """True when a call may go to the store; counts a skip otherwise."""
-        if self._clock() >= self._closed_at:
+        if self._clock() >= self._open_until:
             return True
         self._stats.store_skipped += 1
         return False
@@ -65,7 +65,7 @@ class Breaker:
     def failed(self, what: str, exc: BaseException) -> None:
         self._stats.store_errors += 1
         self._stats.available = False
-        self._closed_at = self._clock() + self._retry_after_s
+        self._open_until = self._clock() + self._retry_after_s
         self._warning.warn(f"cache store unavailable, serving without it: {what}: {type(exc).__name__}: {exc}")
 
     def succeeded(self) -> None:

@@ -2,7 +2,8 @@
 
 Normalisation only removes differences that cannot change the answer: JSON key order, top-level
 fields set to null, a content list of one text part versus the same text as a string, Unicode
-composition, and 1.0 versus 1. Whitespace and case are kept: a model at temperature 0 can answer them differently.
+composition, and 1.0 versus 1 (within a float's exact integers). Whitespace and case are kept: a model
+at temperature 0 can answer them differently.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import orjson
 
 from gateway.cache.query import CacheQuery
 
-KEY_VERSION = 1
+KEY_VERSION = 2
+# Past 2**53 a float no longer stands for one integer, and an int past 64 bits does not serialise.
+EXACT_FLOAT_INT = 2**53
 # Parameters that change how an answer is delivered or attributed, never what it says.
 DELIVERY_PARAMS = frozenset({"stream", "stream_options", "user", "metadata", "store"})
 
 
 def exact_key(q: CacheQuery) -> str:
-    """A hash of route, route version, index versions, normalised messages and output parameters."""
+    """A hash of scope, route, route version, index versions, normalised messages and output parameters."""
     return _digest("e", q, normalise_messages(q.messages))
 
 
@@ -58,6 +61,7 @@ def _digest(kind: str, q: CacheQuery, messages: list[dict[str, Any]]) -> str:
     payload = {
         "v": KEY_VERSION,
         "kind": kind,
+        "scope": q.scope,
         "route": q.route,
         "route_version": q.route_version,
         "index_versions": list(q.index_versions),
@@ -83,7 +87,7 @@ def _is_text_part(part: Any) -> bool:
 def _canonical(value: Any) -> Any:
     if isinstance(value, str):
         return unicodedata.normalize("NFC", value)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT_INT:
         return int(value)
     if isinstance(value, dict):
         return {name: _canonical(item) for name, item in value.items()}

@@ -42,6 +42,8 @@ class CacheQuery:
     `params` holds every parameter that can change the output, with route defaults applied.
     `vector` is the request embedding the gateway already computed (float32, L2-normalised).
     `task` picks the route type's default semantic threshold.
+    `scope` is the client key id when the route's cache is per key, empty when it is global: entries of
+    one scope are never served to another.
     """
 
     route: str
@@ -53,6 +55,7 @@ class CacheQuery:
     settings: CacheSettings
     control: CacheControl = CacheControl.NORMAL
     task: str = "generation"
+    scope: str = ""
 
 
 @dataclass(frozen=True)

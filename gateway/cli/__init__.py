@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from gateway.cli.advise_cmd import advise_command
+from gateway.cli.cluster import cluster
 from gateway.cli.config_cmd import config_app
-from gateway.cli.eval_cmd import config_status, eval_app
+from gateway.cli.eval_cmd import eval_app
 from gateway.cli.finetune import finetune
 from gateway.cli.index import index_app
 from gateway.cli.limits_cmd import limits_command
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(serve)
+app.command()(cluster)
 app.add_typer(config_app, name="config")
 app.add_typer(index_app, name="index")
 app.add_typer(logs_app, name="logs")
@@ -27,7 +29,6 @@ app.command("finetune")(finetune)
 app.add_typer(eval_app, name="eval")
 app.command("advise")(advise_command)
 app.command("limits")(limits_command)
-config_app.command("status")(config_status)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
-"""`ragway config ...`: validate config files, and what they name, without serving."""
+"""`ragway config ...`: validate config files, and what they name, without serving; show which route versions serve."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -9,9 +10,12 @@ import typer
 from rich.table import Table
 
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, err_console, fail, offline_env
+from gateway.cli.eval_cmd import StoreUrl, load_config
 from gateway.config import load_snapshot
 from gateway.config.snapshot import ConfigSnapshot
 from gateway.errors import ConfigError
+from gateway.promotion.promotions import Promotion, PromotionStore
+from gateway.promotion.store import default_store_url, open_engine
 
 config_app = typer.Typer(help="Check the config directory.", no_args_is_help=True)
 
@@ -62,3 +66,33 @@ def check(
         err_console.print(f"[bold red]error:[/] route '{name}' unavailable: {reason}", highlight=False, soft_wrap=True)
     if outages:
         raise typer.Exit(1)
+
+
+@config_app.command("status")
+def config_status(store: StoreUrl = None, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Show which version of each gated route is promoted, refused or forced, and why."""
+    snapshot = load_config(config)
+    statuses = PromotionStore(open_engine(store or default_store_url(snapshot))).status()
+    if not statuses:
+        console.print("no gate decisions recorded yet")
+        return
+    table = Table(title="route versions")
+    for column in ("route", "file version", "last promoted", "latest decision", "reason", "when (UTC)"):
+        table.add_column(column)
+    for status in statuses:
+        file_route = snapshot.routes.get(status.route)
+        serving = status.serving.version if status.serving else "-"
+        table.add_row(
+            status.route,
+            file_route.version if file_route else "(no file)",
+            serving,
+            _decision(status.latest),
+            status.latest.reason,
+            datetime.fromtimestamp(status.latest.ts, UTC).strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+def _decision(promotion: Promotion) -> str:
+    colour = {"promoted": "green", "forced": "yellow", "refused": "red", "pending": "blue"}[promotion.state]
+    return f"[{colour}]{promotion.state}[/] {promotion.version}"

@@ -33,7 +33,7 @@ from gateway.evaluation.pipeline import EvalRun, evaluate
 from gateway.evaluation.provenance import resolve_path
 from gateway.evaluation.runner import AnswerFn
 from gateway.evaluation.variants import VariantError, build_variant, has_small_model, parse_variants, with_small_model
-from gateway.promotion.promotions import Promotion, PromotionStore
+from gateway.promotion.promotions import PromotionStore
 from gateway.promotion.store import default_store_url, open_engine
 
 AnswerFactory = Callable[[Path], AbstractAsyncContextManager[AnswerFn]]
@@ -242,35 +242,6 @@ def history(
             _pairs(e.provenance.model_versions),
         )
     console.print(table)
-
-
-def config_status(store: StoreUrl = None, config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Show which version of each gated route is promoted, refused or forced, and why."""
-    snapshot = load_config(config)
-    statuses = PromotionStore(open_engine(store or default_store_url(snapshot))).status()
-    if not statuses:
-        console.print("no gate decisions recorded yet")
-        return
-    table = Table(title="route versions")
-    for column in ("route", "file version", "last promoted", "latest decision", "reason", "when (UTC)"):
-        table.add_column(column)
-    for status in statuses:
-        file_route = snapshot.routes.get(status.route)
-        serving = status.serving.version if status.serving else "-"
-        table.add_row(
-            status.route,
-            file_route.version if file_route else "(no file)",
-            serving,
-            _decision(status.latest),
-            status.latest.reason,
-            datetime.fromtimestamp(status.latest.ts, UTC).strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
-
-
-def _decision(promotion: Promotion) -> str:
-    colour = {"promoted": "green", "forced": "yellow", "refused": "red", "pending": "blue"}[promotion.state]
-    return f"[{colour}]{promotion.state}[/] {promotion.version}"
 
 
 def _pairs(values: dict[str, str]) -> str:

@@ -22,13 +22,13 @@ from retrieval.build import (
     add_rows,
     build_documents_index,
     build_examples_index,
-    check_name,
     document_rows,
     example_rows,
 )
 from retrieval.embedder import SentenceEmbedder, embedder_id
 from retrieval.errors import RetrievalError
 from retrieval.manifest import Manifest, read_manifest, verify
+from retrieval.names import check_name
 from retrieval.registry import IndexRegistry, index_names, require_index
 
 index_app = typer.Typer(help="Build, inspect and query the FAISS indexes routes retrieve from.", no_args_is_help=True)

@@ -10,6 +10,7 @@ import typer
 
 from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, fail, offline_env
 from gateway.config import load_snapshot
+from gateway.config.gateway_file import check_bind
 from gateway.errors import ConfigError
 
 
@@ -27,13 +28,21 @@ def serve(
     offline_env()
     import uvicorn
 
+    from gateway.http_guard import HEADER_TIMEOUT_ENV, MAX_CONNECTIONS_ENV, PROTOCOL
+
     try:
         snapshot = load_snapshot(Path(config))
     except ConfigError as exc:
         fail(str(exc))
     server = snapshot.gateway.server
-    # Workers import the app by name, so the config directory travels in the environment.
+    try:
+        check_bind(snapshot.gateway.auth, host or server.host)
+    except ValueError as exc:
+        fail(str(exc))
+    # Workers import the app and the protocol by name, so their settings travel in the environment.
     os.environ["RAGWAY_CONFIG"] = str(snapshot.root)
+    os.environ[HEADER_TIMEOUT_ENV] = str(server.header_timeout_s)
+    os.environ[MAX_CONNECTIONS_ENV] = str(server.max_connections)
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
@@ -43,4 +52,8 @@ def serve(
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=30,
+        http=PROTOCOL,
+        timeout_keep_alive=server.keep_alive_s,  # type: ignore[arg-type]  # call_later takes a float
+        limit_concurrency=server.limit_concurrency,
+        backlog=server.backlog,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Literal
 
@@ -9,22 +10,47 @@ from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Strict
 from gateway.config.limits import LimitsConfig
-from gateway.config.stores import CacheStoreConfig, EmbedderConfig, LogStoreConfig
+from gateway.config.stores import (
+    CacheStoreConfig,
+    EmbedderConfig,
+    IdempotencyConfig,
+    LogStoreConfig,
+    TelemetryConfig,
+)
 
 
 class ServerConfig(Strict):
+    """Where and how uvicorn serves, with the limits that keep one client from holding the gateway.
+
+    A request's headers must arrive within `header_timeout_s`; an idle keep-alive connection closes
+    after `keep_alive_s`; connections past `max_connections` (per worker) are closed as accepted;
+    requests in flight past `limit_concurrency` get a 503; bodies past `max_body_bytes` a 413.
+    """
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     workers: int = Field(1, ge=1)
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
+    keep_alive_s: float = Field(5.0, gt=0, le=300)
+    max_connections: int = Field(4096, ge=1)
+    limit_concurrency: int | None = Field(None, ge=1)
+    backlog: int = Field(2048, ge=1)
 
 
 class AuthConfig(Strict):
-    """Keys are named by environment variable; the secret never appears in config."""
+    """Keys are named by environment variable; the secret never appears in config.
+
+    `metrics_key_envs` are keys for /metrics and /dashboard only (a Prometheus bearer token), so the
+    scraper needs no admin key. `public_docs: true` serves /openapi.json without a key.
+    `open: true` serves without keys and so binds only a loopback address.
+    """
 
     open: bool = False
     client_key_envs: list[str] = []
     admin_key_envs: list[str] = []
+    metrics_key_envs: list[str] = []
+    public_docs: bool = False
 
     @model_validator(mode="after")
     def _needs_keys_unless_open(self) -> AuthConfig:
@@ -74,6 +100,23 @@ class LocalServerConfig(Strict):
     start_timeout_s: float = Field(120.0, gt=0)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(auth: AuthConfig, host: str) -> None:
+    """Open mode answers anyone who can connect, so it serves only this machine."""
+    if auth.open and not is_loopback(host):
+        raise ValueError(f"auth.open: true serves without keys, so it binds only a loopback address "
+                         f"(127.0.0.1, ::1, localhost), not {host}; set auth.open: false and client_key_envs "
+                         "to serve other machines")
+
+
 class GatewayConfig(Strict):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig(open=True)
@@ -83,4 +126,13 @@ class GatewayConfig(Strict):
     cache: CacheStoreConfig = CacheStoreConfig()
     log: LogStoreConfig = LogStoreConfig()
     limits: LimitsConfig = LimitsConfig()
+    idempotency: IdempotencyConfig = IdempotencyConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     indexes_dir: str = "indexes"
+    # how often each replica checks whether an index or classifier head it serves was replaced
+    artifacts_poll_s: float = Field(0.5, ge=0.05, le=60)
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> GatewayConfig:
+        check_bind(self.auth, self.server.host)
+        return self

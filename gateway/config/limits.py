@@ -52,7 +52,8 @@ class LimitsConfig(Strict):
     routes: dict[str, LimitSet] = {}
     # the worst case of a request that names no max_tokens (and whose route sets none)
     default_max_tokens: int = Field(4096, ge=1)
-    socket_timeout_ms: float = Field(250.0, gt=0, le=10_000)
+    # a Redis slower than this counts as unreachable (each limit set's *_on_error decides)
+    socket_timeout_ms: float = Field(1000.0, gt=0, le=10_000)
 
     @field_validator("url")
     @classmethod

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from gateway.config.base import Strict
 from gateway.config.policy import CascadePolicy, FixedPolicy, PolicyConfig
 from gateway.config.route_sections import CacheSettings, EvalSettings, RetrievalSettings
+from gateway.wire_params import check_passthrough
 
 TaskType = Literal["classification", "extraction", "generation"]
 
@@ -59,6 +60,11 @@ class RouteConfig(Strict):
     cache: CacheSettings = CacheSettings()
     eval: EvalSettings | None = None
     log_text: bool = False
+    # Vendor parameters this route forwards besides OpenAI's (e.g. `thinking` for Anthropic); other
+    # unknown fields are dropped, or refused with a 400 when unknown_params is `refuse`.
+    passthrough_params: Annotated[list[str], AfterValidator(check_passthrough)] = []
+    unknown_params: Literal["drop", "refuse"] = "drop"
+
     # What the small model does with a query unlike anything it was trained on (below the out-of-scope
     # bar `ragway finetune` calibrates): `escalate` to a cascade's large target, or `{answer: <label>}`.
     unknown: UnknownSetting | None = None

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from gateway.config.base import Strict
+from retrieval.names import check_name
 
 
 class IndexUse(Strict):
-    index: str
+    index: Annotated[str, AfterValidator(check_name)]
     k: int = Field(4, ge=1, le=100)
     min_score: float = Field(0.0, ge=-1, le=1)
     # MMR: fetch `candidates` nearest rows, keep k trading relevance (lambda=1) against diversity (lambda=0).
@@ -96,6 +97,8 @@ class CacheSettings(Strict):
     `semantic_threshold` None means the task's default: 0.94 for classification, semantic hits off
     for extraction and generation (set a threshold, or a `semantic.max_error`, to turn them on).
     For the agreement and bounded rules it is the lowest similarity considered (SEMANTIC_FLOOR if unset).
+    `scope: key` keeps each client key's entries to that key, so one client can neither read another's
+    answers nor learn what it asked; `global` shares entries between keys (a public FAQ route).
     """
 
     enabled: bool = True
@@ -103,6 +106,7 @@ class CacheSettings(Strict):
     semantic: SemanticSettings = SemanticSettings()
     semantic_threshold: float | None = Field(None, ge=0, le=1)
     cache_nonzero_temperature: bool = False
+    scope: Literal["key", "global"] = "key"
 
     @field_validator("semantic", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from gateway.config.gateway_file import GatewayConfig
 from gateway.config.loader import line_of, load_model
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig
 from gateway.errors import ConfigError
+from retrieval.names import check_name
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ def load_routes(root: Path, gateway: GatewayConfig) -> dict[str, Route]:
 
 
 def load_route(path: Path, gateway: GatewayConfig) -> Route:
+    try:
+        check_name(path.stem, "route")
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     config = load_model(path, RouteConfig)
     _check_references(path, config, gateway)
     version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]

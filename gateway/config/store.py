@@ -29,6 +29,9 @@ RECHECK_MS = 2000
 Prepare = Callable[[ConfigSnapshot], Any]
 """Loads what a snapshot needs (indexes, classifier heads); raises ConfigError to refuse it."""
 
+Stamp = Callable[[ConfigSnapshot], Any]
+"""A cheap fingerprint of the artifacts a snapshot loads: when it changes, they are loaded again."""
+
 
 @dataclass(frozen=True)
 class Admission:
@@ -71,6 +74,10 @@ class ConfigStore:
         """Route files whose version waits for promotion, by route name (the running version serves)."""
         self._prepare: Prepare = lambda snapshot: None
         self._admit: Admit = admit_all
+        self._stamp: Stamp = lambda snapshot: None
+        self._stamped: Any = None
+        self._refused_stamp: Any = None
+        # the route watcher, the artifact poller and /admin/reload may reload at once
         self._reloading = threading.Lock()
 
     @classmethod
@@ -81,9 +88,14 @@ class ConfigStore:
     def current(self) -> ConfigSnapshot:
         return self.live.snapshot
 
-    def attach(self, prepare: Prepare) -> None:
-        """Prepare resources for the current snapshot now and for every reload after; ConfigError refuses."""
+    def attach(self, prepare: Prepare, stamp: Stamp | None = None) -> None:
+        """Prepare resources for the current snapshot now and for every reload after; ConfigError refuses.
+
+        *stamp* fingerprints the artifacts *prepare* loads; `refresh` reloads when it changes.
+        """
         self._prepare = prepare
+        self._stamp = stamp or self._stamp
+        self._stamped = self._stamp(self.current)
         self.live = Live(self.current, prepare(self.current))
 
     def gate(self, admit: Admit) -> None:
@@ -104,7 +116,32 @@ class ConfigStore:
         """`reload` in a worker thread, so requests keep being served while files and indexes load."""
         return await asyncio.to_thread(self.reload)
 
+    def refresh(self) -> ReloadResult | None:
+        """Reload when an artifact the routes load (index, classifier head) was replaced; else None.
+
+        Requests keep reading the old resources until the new ones have loaded, then the swap is
+        one assignment. A replacement that fails to load is tried again only once it changes again.
+        """
+        stamp = self._stamp(self.current)
+        if stamp in (self._stamped, self._refused_stamp):
+            return None
+        result = self.reload()
+        if result.ok or self.held:
+            log.info("an index or classifier head was replaced on disk; its new version serves now")
+        else:
+            self._refused_stamp = stamp
+        return result
+
+    async def watch_artifacts(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Every *interval_s*, `refresh` (off the event loop), until *stop* is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                await asyncio.to_thread(self.refresh)
+
     def _reload(self) -> ReloadResult:
+        stamp = self._stamp(self.current)
         try:
             files = load_routes(self.current.root, self.current.gateway)
             routes, refusals = self._admit_each(files)
@@ -117,6 +154,8 @@ class ConfigStore:
             return ReloadResult(False, str(exc))
         changed = _changed(self.current, snapshot)
         self.live = Live(snapshot, resources)
+        # an artifact that failed to load (and left its old version serving) is tried again next time
+        self._stamped = None if getattr(resources, "stale", False) else stamp
         self._hold({name: files[name] for name in refusals}, refusals)
         if changed:
             log.info("config reloaded: %s", ", ".join(changed))

@@ -82,7 +82,7 @@ async def gateway_answers(config_dir: Path) -> AsyncIterator[AnswerFn]:
     tap = RecordTap()
     deps = build_deps(store, recorder=tap)
     async with running(deps, watch=False):
-        yield answer_fn(store, deps.service, tap, deps.embedder.cache.clear)
+        yield answer_fn(store, deps.service, tap, deps.batcher.cache.clear)
 
 
 def answer_fn(store: VariantStore, service: ChatService, tap: RecordTap, forget: Callable[[], None]) -> AnswerFn:

@@ -102,6 +102,8 @@ class Limiter:
                         type(exc).__name__, ask.request_id)
             return NO_GRANT
         self.metrics.store_errors.labels("fail_closed").inc()
+        log.warning("limits: counter store unreachable (%s); refusing request %s (fail_closed)",
+                    type(exc).__name__, ask.request_id)
         first = closed[0]
         raise ServiceUnavailable(
             f"the {first.unit} limit of {first.scope} cannot be checked now (its counter store is unreachable) "

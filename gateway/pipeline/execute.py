@@ -7,6 +7,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from gateway.cache import replay_as_stream
 from gateway.config.policy import CascadePolicy
 from gateway.config.route import ClassifierTarget, ModelTarget
@@ -14,6 +16,7 @@ from gateway.errors import GatewayError, RateLimited, UpstreamBadStream, Upstrea
 from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing import Decision, Scope, SmallAnswer, next_target, out_of_scope, review
+from gateway.telemetry import response_attributes, step, upstream_attributes
 
 Chunk = dict[str, Any]
 RETRYABLE = (UpstreamError, UpstreamTimeout, RateLimited)
@@ -60,15 +63,24 @@ class TargetRunner:
     async def _call(self, plan: Plan) -> dict[str, Any]:
         spec = plan.spec(plan.target)
         if isinstance(spec, ClassifierTarget):
-            return self._classify(plan)
-        return await self.providers.get(spec.model).complete(plan.payload())
+            with step("ragway.classify", {"ragway.target": plan.target}):
+                return self._classify(plan)
+        model = self.providers.models[spec.model].model if spec.model in self.providers.models else spec.model
+        with step(f"chat {model}", upstream_attributes(model, plan.params), SpanKind.CLIENT) as span:
+            body = await self.providers.get(spec.model).complete(plan.payload())
+            span.set_attributes(response_attributes(body))
+        return body
 
     async def _first_chunk(self, plan: Plan) -> AsyncIterator[Chunk]:
+        """Opens the stream; its span ends at the first chunk (the rest flows under the request's span)."""
         spec = plan.spec(plan.target)
         assert isinstance(spec, ModelTarget)
         payload = dict(plan.payload(), stream_options={"include_usage": True})
-        chunks = self.providers.get(spec.model).stream(payload).__aiter__()
-        first = await anext(chunks, None)
+        model = self.providers.models[spec.model].model if spec.model in self.providers.models else spec.model
+        attributes = {**upstream_attributes(model, plan.params), "ragway.stream": True}
+        with step(f"chat {model}", attributes, SpanKind.CLIENT):
+            chunks = self.providers.get(spec.model).stream(payload).__aiter__()
+            first = await anext(chunks, None)
         if first is None:
             raise UpstreamBadStream(f"model '{spec.model}' answered 200 with an empty stream")
         return _prepend(first, chunks)

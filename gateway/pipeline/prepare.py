@@ -17,6 +17,7 @@ from gateway.pipeline.retrieve import prompt_messages, retrieve
 from gateway.pipeline.target_health import TargetHealth
 from gateway.routing import Decision, RequestFeatures, RetrievalSignals, decide
 from gateway.schemas import ChatCompletionRequest
+from gateway.telemetry import step
 from gateway.usage.record import RequestRecord
 from retrieval.batching import MicroBatcher
 
@@ -58,7 +59,9 @@ class Preparer:
             raise InvalidRequest(f"the last user message has {len(text)} characters; this route takes at most "
                                  f"{limit}", param="messages", code="input_too_long")
         started = time.perf_counter()
-        plan.vector = await self.embedder.embed(text)
+        model = self.config.current.gateway.embedder.model
+        with step("ragway.embed", {"gen_ai.operation.name": "embeddings", "gen_ai.request.model": model}):
+            plan.vector = await self.embedder.embed(text)
         plan.record.latency.embed_ms = _ms(started)
 
     async def _lookup(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
@@ -69,9 +72,11 @@ class Preparer:
             index_versions=plan.resources.index_versions(plan.config),
             messages=[m.model_dump(exclude_none=True) for m in req.messages], params=plan.params,
             vector=plan.vector, settings=plan.config.cache, control=parse_cache_control(ctx.headers),
-            task=plan.config.task,
+            task=plan.config.task, scope=ctx.key_id if plan.config.cache.scope == "key" else "",
         )
-        plan.lookup = await self.cache.lookup(plan.query)
+        with step("ragway.cache.lookup") as span:
+            plan.lookup = await self.cache.lookup(plan.query)
+            span.set_attribute("ragway.cache", plan.lookup.header())
         plan.record.latency.cache_ms = _ms(started)
         if plan.lookup.response is not None:
             plan.answered_from_cache = True
@@ -89,13 +94,20 @@ class Preparer:
         assert plan.config is not None
         config = plan.config
         started = time.perf_counter()
-        plan.retrieved = retrieve(config.retrieval, plan.vector, plan.resources)
-        messages = [m.model_dump(exclude_none=True) for m in req.messages]
-        plan.messages, kept = prompt_messages(config.system_prompt, config.retrieval, plan.retrieved, messages)
+        with step("ragway.retrieve") as span:
+            plan.retrieved = retrieve(config.retrieval, plan.vector, plan.resources)
+            messages = [m.model_dump(exclude_none=True) for m in req.messages]
+            plan.messages, kept = prompt_messages(config.system_prompt, config.retrieval, plan.retrieved, messages)
+            span.set_attributes({"ragway.retrieval.examples": len(kept.examples),
+                                 "ragway.retrieval.documents": len(kept.documents),
+                                 "ragway.index_versions": list(plan.resources.index_versions(config))})
         plan.record.latency.retrieve_ms = _ms(started)
         features = RequestFeatures(request_id=ctx.request_id, user=req.user, text_chars=len(req.last_user_text()))
         signals = RetrievalSignals.from_hits(plan.retrieved.examples)
-        plan.decision = decide(config.policy, features, signals, self.health.stats(plan.name))
+        with step("ragway.route") as span:
+            plan.decision = decide(config.policy, features, signals, self.health.stats(plan.name))
+            span.set_attributes({"ragway.policy": config.policy.kind, "ragway.target": plan.decision.target,
+                                 "ragway.reason": plan.decision.reason})
         plan.retrieved = kept
         plan.record.retrieved_ids = [r["id"] for r in kept.summary()]
         plan.use(plan.decision)
@@ -125,7 +137,12 @@ def needs_vector(config: RouteConfig) -> bool:
 
 def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, Any]:
     """The client's parameters with the route's defaults filled in where the client sent none."""
-    params = req.upstream_params()
+    passthrough = frozenset(config.passthrough_params)
+    unknown = req.unknown_params(passthrough) if config.unknown_params == "refuse" else []
+    if unknown:
+        raise InvalidRequest(f"unknown parameter '{unknown[0]}': this route forwards only OpenAI chat parameters "
+                             "and its passthrough_params", param=unknown[0], code="unknown_parameter")
+    params = req.upstream_params(passthrough)
     defaults = config.params
     if defaults.temperature is not None:
         params.setdefault("temperature", defaults.temperature)

@@ -8,7 +8,7 @@ from gateway.config.route import ClassifierTarget, RouteConfig
 from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.errors import ConfigError
 from gateway.smallmodel.head import ClassifierHead
-from gateway.smallmodel.heads import Heads, artifact_path
+from gateway.smallmodel.heads import Heads, artifact_path, heads_stamp
 from retrieval.errors import RetrievalError
 from retrieval.index import VectorIndex
 from retrieval.registry import IndexRegistry
@@ -21,6 +21,8 @@ class RouteResources:
     indexes: dict[str, VectorIndex] = field(default_factory=dict)
     heads: Heads = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
+    stale: bool = False
+    """True when a replaced artifact failed to load and its previous version serves meanwhile."""
 
     def index(self, name: str) -> VectorIndex:
         return self.indexes[name]
@@ -34,21 +36,41 @@ class RouteResources:
         return tuple(f"{u.index}@{self.indexes[u.index].version}" for u in uses if u is not None)
 
 
-def prepare_resources(snapshot: ConfigSnapshot, registry: IndexRegistry) -> RouteResources:
+def prepare_resources(snapshot: ConfigSnapshot, registry: IndexRegistry,
+                      previous: RouteResources | None = None) -> RouteResources:
     """Load every index and head the routes name; a route whose resource fails is marked unavailable.
 
     The other routes still serve: one route's missing index must not take the whole gateway down.
+    A route that served from *previous* keeps those resources when their replacement fails to load
+    (an index folder caught mid-swap, a half-copied artifact): the old version serves until the new loads.
     """
     indexes: dict[str, VectorIndex] = {}
     heads: Heads = {}
     unavailable: dict[str, str] = {}
+    stale = False
     for name, route in snapshot.routes.items():
         try:
             indexes.update(_route_indexes(route, registry, indexes))
             heads.update(_route_heads(snapshot, route, registry))
         except ConfigError as exc:
-            unavailable[name] = str(exc)
-    return RouteResources(indexes=indexes, heads=heads, unavailable=unavailable)
+            if _keep_previous(route, previous, indexes, heads):
+                stale = True
+            else:
+                unavailable[name] = str(exc)
+    return RouteResources(indexes=indexes, heads=heads, unavailable=unavailable, stale=stale)
+
+
+def _keep_previous(route: Route, previous: RouteResources | None, indexes: dict[str, VectorIndex],
+                   heads: Heads) -> bool:
+    if previous is None or route.name in previous.unavailable:
+        return False
+    uses = [u.index for u in (route.config.retrieval.examples, route.config.retrieval.documents) if u]
+    targets = [t for t, spec in route.config.targets.items() if isinstance(spec, ClassifierTarget)]
+    if any(u not in previous.indexes for u in uses) or any((route.name, t) not in previous.heads for t in targets):
+        return False
+    indexes.update({u: previous.indexes[u] for u in uses if u not in indexes})
+    heads.update({(route.name, t): previous.heads[(route.name, t)] for t in targets})
+    return True
 
 
 def _route_indexes(route: Route, registry: IndexRegistry, loaded: dict[str, VectorIndex]) -> dict[str, VectorIndex]:
@@ -79,3 +101,10 @@ def _route_heads(snapshot: ConfigSnapshot, route: Route, registry: IndexRegistry
                     f"(train it with `ragway finetune --route {route.name} --data TRAIN.csv`)"
                 ) from None
     return heads
+
+
+def resources_stamp(snapshot: ConfigSnapshot, registry: IndexRegistry) -> tuple[object, ...]:
+    """A fingerprint of every artifact the routes load: it changes when an index or head is replaced."""
+    names = sorted({use.index for route in snapshot.routes.values()
+                    for use in (route.config.retrieval.examples, route.config.retrieval.documents) if use})
+    return (tuple(registry.stamp(name) for name in names), heads_stamp(snapshot))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from gateway.usage.pricing import approximate_tokens, fill_costs
 from gateway.usage.record import COALESCED, RequestRecord
 
 Chunk = dict[str, Any]
+log = logging.getLogger("ragway.service")
 
 
 class Recorder(Protocol):
@@ -202,6 +204,8 @@ class ChatService:
         rec.latency.total_ms = ctx.elapsed_ms()
         if error is not None:
             rec.status, rec.error_type = error.status, error.code
+            log.warning("request %s on %s failed at target %s: %s %s", ctx.request_id, plan.name, plan.target,
+                        error.message, error.detail)
         self._price(plan)
         if plan.coalesced:
             # the leader's record bills the one upstream call; a follower's costs nothing

@@ -38,7 +38,7 @@ class LiteLLMProvider:
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         payload = {k: v for k, v in payload.items() if k not in ("stream", "stream_options")}
         try:
-            response = await self._litellm.acompletion(**payload, **self._kwargs)
+            response = await self._litellm.acompletion(**{**payload, **self._kwargs})
         except Exception as exc:  # litellm raises its own tree; map it onto ours
             raise self._map(exc) from None
         return response.model_dump(exclude_none=True)
@@ -46,7 +46,7 @@ class LiteLLMProvider:
     async def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         payload = dict(payload, stream=True)
         try:
-            response = await self._litellm.acompletion(**payload, **self._kwargs)
+            response = await self._litellm.acompletion(**{**payload, **self._kwargs})
             async for chunk in response:
                 yield chunk.model_dump(exclude_none=True)
         except GatewayError:
@@ -58,12 +58,14 @@ class LiteLLMProvider:
         return None
 
     def _map(self, exc: Exception) -> GatewayError:
+        """Our error for litellm's; the client sees a public message, the server log litellm's own words."""
         litellm = self._litellm
-        message = f"model '{self.name}' failed: {getattr(exc, 'message', None) or exc}"
+        detail = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
         if isinstance(exc, litellm.Timeout):
-            return UpstreamTimeout(f"model '{self.name}' timed out after {self.config.timeout_s:g}s")
+            return UpstreamTimeout(f"model '{self.name}' timed out after {self.config.timeout_s:g}s", detail=detail)
         if isinstance(exc, litellm.RateLimitError):
-            return RateLimited(message)
+            return RateLimited(f"model '{self.name}' is rate limited upstream", detail=detail)
         if isinstance(exc, litellm.BadRequestError):
-            return InvalidRequest(message, code="upstream_rejected_request")
-        return UpstreamError(message)
+            return InvalidRequest(f"model '{self.name}' rejected the request", code="upstream_rejected_request",
+                                  detail=detail)
+        return UpstreamError(f"model '{self.name}' failed upstream", detail=detail)

@@ -150,12 +150,13 @@ def _status_error(name: str, status: int, content: bytes) -> GatewayError:
         detail = _message_of(orjson.loads(content))
     except orjson.JSONDecodeError:
         detail = content[:200].decode("utf-8", "replace")
-    message = f"model '{name}' answered {status}: {detail}"
+    # a 4xx names what the client got wrong; a 5xx's text is the upstream's internals, kept for the log
+    message = f"model '{name}' answered {status}"
     if status == 429:
-        return RateLimited(message)
+        return RateLimited(message, detail=detail)
     if status in (400, 422):
-        return InvalidRequest(message, code="upstream_rejected_request")
-    return UpstreamError(message)
+        return InvalidRequest(f"{message}: {detail[:300]}", code="upstream_rejected_request", detail=detail)
+    return UpstreamError(message, detail=detail)
 
 
 def _message_of(body: Any) -> str:

@@ -2,21 +2,25 @@
 
     artifacts/banking77/latest          text: the current version name ("v3")
     artifacts/banking77/v3/manifest.json
-    artifacts/banking77/v3/model.joblib the fitted sklearn estimator
+    artifacts/banking77/v3/head.npz     the fitted weights: coef, intercept, classes (plain arrays)
     artifacts/banking77/v3/novelty.npy  class centroids for the out-of-scope score (plain .npy, no pickle)
     artifacts/banking77/v3/encoder/     with `--method encoder`: the tuned sentence-transformers model
 
-The model file is a pickle: load artifacts only from folders you trust (ones `ragway finetune` wrote).
+The head is stored as plain numpy arrays and read with `allow_pickle=False`: a route file (hot
+reloaded) names the artifact folder, so loading one must never run code. Format-1 artifacts held a
+joblib pickle; they are refused with the command that rebuilds them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,9 @@ from pydantic import ValidationError
 from gateway.config.base import Strict
 from gateway.errors import ConfigError
 
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "head.npz"
+PICKLED_MODEL_FILE = "model.joblib"
+FORMAT = 2
 NOVELTY_FILE = "novelty.npy"
 ENCODER_DIR = "encoder"
 Extra = Callable[[Path], dict[str, Any]] | None
@@ -90,7 +96,7 @@ class EncoderInfo(Strict):
 
 
 class Manifest(Strict):
-    format: int = 1
+    format: int = FORMAT
     route: str
     version: str
     created: str
@@ -131,8 +137,20 @@ def read_manifest(folder: Path) -> Manifest:
         raise ArtifactError(f"{path}: not a valid manifest: {exc.errors()[0]['msg']}") from None
 
 
-def read_estimator(folder: Path, manifest: Manifest) -> Any:
-    """The sklearn estimator, after checking the file is the one the manifest was written with."""
+@dataclass(frozen=True)
+class Weights:
+    """A linear head as sklearn fits it: coef (classes x dim, or 1 x dim for two classes), intercept, classes."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    classes: list[str]
+
+
+def read_weights(folder: Path, manifest: Manifest) -> Weights:
+    """The head's arrays, after checking the file is the one the manifest was written with; never unpickles."""
+    if manifest.format < FORMAT or (folder / PICKLED_MODEL_FILE).exists():
+        raise ArtifactError(f"{folder}: a format-{manifest.format} artifact stores its head as a pickle, which the "
+                            f"gateway does not load; rebuild it with `ragway finetune --route {manifest.route}`")
     path = folder / MODEL_FILE
     try:
         data = path.read_bytes()
@@ -140,9 +158,13 @@ def read_estimator(folder: Path, manifest: Manifest) -> Any:
         raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != manifest.model_sha256:
         raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
-    import joblib  # with numpy's parallel backends it costs a second of CLI start-up; load only when used
-
-    return joblib.load(path)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return Weights(np.asarray(arrays["coef"], dtype=np.float64),
+                           np.asarray(arrays["intercept"], dtype=np.float64),
+                           [str(label) for label in arrays["classes"]])
+    except (ValueError, KeyError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a head's arrays: {exc}") from None
 
 
 def next_version(route_dir: Path) -> str:
@@ -155,15 +177,19 @@ def write(
     route_dir: Path, estimator: Any, manifest_fields: dict[str, Any], *,
     centroids: np.ndarray | None = None, extra: Extra = None,
 ) -> Path:
-    """Write a new version folder and point `latest` at it; readers never see half a version."""
-    import joblib
+    """Write a new version folder and point `latest` at it; readers never see half a version.
 
+    Only the fitted arrays of *estimator* (`coef_`, `intercept_`, `classes_`) are stored.
+    """
     route_dir.mkdir(parents=True, exist_ok=True)
     version = next_version(route_dir)
     staging = route_dir / f".{version}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    joblib.dump(estimator, staging / MODEL_FILE)
+    with (staging / MODEL_FILE).open("wb") as handle:
+        np.savez(handle, coef=np.asarray(estimator.coef_, dtype=np.float64),
+                 intercept=np.asarray(estimator.intercept_, dtype=np.float64),
+                 classes=np.asarray([str(c) for c in estimator.classes_], dtype=np.str_))
     digest = hashlib.sha256((staging / MODEL_FILE).read_bytes()).hexdigest()
     fields = dict(manifest_fields)
     if centroids is not None and fields.get("novelty") is not None:

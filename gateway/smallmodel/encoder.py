@@ -148,7 +148,7 @@ def _centroids(model: Any, texts: Sequence[str], targets: Any, classes: int, giv
 
 def _batches(rows: int, settings: EncoderSettings) -> list[list[int]]:
     shuffler = random.Random(settings.seed)
-    batches = []
+    batches: list[list[int]] = []
     for _ in range(settings.epochs):
         order = list(range(rows))
         shuffler.shuffle(order)

@@ -84,13 +84,14 @@ class ClassifierHead:
                 f"{folder}: trained on embedder '{manifest.embedder_id}' ({manifest.dim}-d) but the gateway runs "
                 f"'{embedder_id}' ({dim}-d); retrain it with `ragway finetune --route {manifest.route}`"
             )
-        estimator = artifact.read_estimator(folder, manifest)
-        labels = [str(label) for label in estimator.classes_]
-        if labels != manifest.labels or estimator.coef_.shape[1] != dim:
+        weights = artifact.read_weights(folder, manifest)
+        if weights.classes != manifest.labels or weights.coef.ndim != 2 or weights.coef.shape[1] != dim:
             raise ArtifactError(f"{folder}: the model file does not match its manifest (labels or dimension)")
-        head = cls.from_coefficients(
-            estimator.coef_, estimator.intercept_, labels, manifest.calibration.temperature, manifest
-        )
+        try:
+            head = cls.from_coefficients(weights.coef, weights.intercept, weights.classes,
+                                         manifest.calibration.temperature, manifest)
+        except ValueError as exc:
+            raise ArtifactError(f"{folder}: {exc}") from None
         centres = artifact.read_centroids(folder, manifest)
         head.with_novelty(centres, manifest.novelty.threshold if manifest.novelty else None)
         if manifest.encoder is not None:

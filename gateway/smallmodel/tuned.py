@@ -36,7 +36,7 @@ def train_with_encoder(
     """
     y = np.asarray(labels, dtype=object)
     held = crossfit.fold_ids(y, options.folds, options.seed) == 0
-    tuning_rows = np.flatnonzero(~held)
+    tuning_rows = [int(i) for i in np.flatnonzero(~held)]
     encoder, report = tune(
         base[0], [texts[i] for i in tuning_rows], [labels[i] for i in tuning_rows], settings, progress,
         vectors=None if base_vectors is None else base_vectors[tuning_rows],

@@ -90,23 +90,6 @@ def fill_costs(rec: RequestRecord, models: Mapping[str, ModelConfig], route: Rou
     rec.large_cost_usd = large_cost(route, models, tokens_in, tokens_out, seconds)
 
 
-def count_tokens(content: Messages | str, model: str) -> int:
-    """Tokens in chat *content* (messages, or plain text such as a completion) for *model*.
-
-    Used when the upstream reports no usage (some servers, streams cut short). litellm counts
-    with the model's tokenizer when it is bundled and with tiktoken's cl100k otherwise, offline.
-    """
-    import litellm
-
-    try:
-        if isinstance(content, str):
-            return int(litellm.token_counter(model=model, text=content))
-        return int(litellm.token_counter(model=model, messages=list(content)))
-    except Exception:
-        # litellm raises bare Exceptions from several tokenizers; an estimate beats a lost record.
-        return approximate_tokens(content)
-
-
 def approximate_tokens(content: Messages | str) -> int:
     """About one token per four characters, plus four per message for the chat framing."""
     if isinstance(content, str):

@@ -52,8 +52,11 @@ def test_paraphrase_is_a_semantic_hit_with_its_score(memory_gateway: int) -> Non
     ask(memory_gateway, QUESTION)
     hit = ask(memory_gateway, PARAPHRASE)
     status = hit.headers["x-ragway-cache"]
-    assert status.startswith("semantic-hit;score=")
-    assert 0.85 <= float(status.split("=")[1]) < 1.0
+    kind, *params = status.split(";")
+    fields = dict(param.split("=", 1) for param in params)
+    assert kind == "semantic-hit"
+    assert 0.85 <= float(fields["score"]) < 1.0
+    assert fields["rule"]  # the header names the rule that served the hit
 
 
 def test_no_store_and_no_cache(memory_gateway: int) -> None:

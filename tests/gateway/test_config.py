@@ -101,3 +101,18 @@ def test_config_check_cli(tmp_path: Path) -> None:
     failed = runner.invoke(app, ["config", "check", "--config", str(bad)])
     assert failed.exit_code == 1
     assert "extra" in failed.output
+
+
+def test_store_urls_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.config.stores import CacheStoreConfig, LogStoreConfig
+
+    monkeypatch.setenv("T_LOG_URL", "postgresql://app:s3cret@db:5432/logs")
+    monkeypatch.setenv("T_CACHE_URL", "redis://:s3cret@cache:6379/0")
+    log = LogStoreConfig.model_validate({"url_env": "T_LOG_URL"})
+    cache = CacheStoreConfig.model_validate({"url_env": "T_CACHE_URL"})
+    assert log.url == "postgresql://app:s3cret@db:5432/logs" and cache.url.startswith("redis://")
+    assert "s3cret" not in repr(log) and "s3cret" not in repr(cache)
+    with pytest.raises(ValueError, match="T_MISSING, which is not set"):
+        LogStoreConfig.model_validate({"url_env": "T_MISSING"})
+    with pytest.raises(ValueError, match="not both"):
+        CacheStoreConfig.model_validate({"url_env": "T_CACHE_URL", "url": "memory://"})

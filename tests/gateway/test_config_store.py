@@ -107,3 +107,25 @@ async def test_reloads_run_off_the_event_loop_one_at_a_time(tmp_path: Path) -> N
     assert all(result.ok for result in results)
     assert len(overlaps) == 6 and max(overlaps) == 1
     assert loop_thread not in threads
+
+
+def test_refresh_reloads_when_an_artifact_changes_and_keeps_the_old_on_failure(tmp_path: Path) -> None:
+    from gateway.errors import ConfigError
+
+    store = ConfigStore.open(write_config(tmp_path / "configs", {"auth": {"open": True}}, {}))
+    disk = {"version": 1, "broken": False}
+
+    def prepare(snapshot: object) -> int:
+        if disk["broken"]:
+            raise ConfigError("index 'faq': artifacts do not match the manifest checksum")
+        return disk["version"]
+
+    store.attach(prepare, lambda snapshot: disk["version"])
+    assert store.refresh() is None and store.live.resources == 1  # nothing replaced: no reload
+    disk["version"] = 2
+    assert store.refresh().ok and store.live.resources == 2
+    disk.update(version=3, broken=True)
+    assert not store.refresh().ok and store.live.resources == 2  # the old version keeps serving
+    assert store.refresh() is None  # a refused version is not retried until it changes again
+    disk.update(version=4, broken=False)
+    assert store.refresh().ok and store.live.resources == 4

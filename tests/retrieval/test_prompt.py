@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.prompt import approx_tokens, assemble_messages, example_tokens, mmr_select, select_context
+from retrieval.prompt import approx_tokens, example_tokens, mmr_select, render_messages, select_context
 from retrieval.types import Hit
 
 
@@ -21,9 +21,8 @@ USER = [{"role": "user", "content": "Where is my card?"}]
 
 
 def test_layout_system_then_context_then_examples_then_user() -> None:
-    messages = assemble_messages(
-        "Classify the intent.", [doc(0, 0.8), doc(4, 0.6)], [example(1, 0.9), example(2, 0.7, label="lost")], USER
-    )
+    context = select_context([doc(0, 0.8), doc(4, 0.6)], [example(1, 0.9), example(2, 0.7, label="lost")])
+    messages = render_messages("Classify the intent.", context, USER)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     system = messages[0]["content"]
     assert system.startswith("Classify the intent.\n\nContext documents.")
@@ -40,14 +39,14 @@ def test_client_system_text_is_merged_after_the_route_prompt() -> None:
         *USER,
         {"role": "system", "content": "a later system turn stays where it is"},
     ]
-    messages = assemble_messages("Route prompt.", [doc(0, 0.5)], [], client)
+    messages = render_messages("Route prompt.", select_context([doc(0, 0.5)], []), client)
     system = messages[0]["content"]
     assert system.index("Route prompt.") < system.index("Answer in French.") < system.index("[docs:0]")
     assert messages[1:] == client[1:]
 
 
 def test_no_system_message_without_prompt_or_context() -> None:
-    assert assemble_messages("", [], [], USER) == USER
+    assert render_messages("", select_context([], []), USER) == USER
 
 
 def test_budget_drops_the_lowest_scores_first_across_kinds() -> None:

@@ -51,7 +51,8 @@ def limits_config(root: Path, upstream: str, schema: str, limits_url: str) -> Pa
                               "input_cost_per_token": PRICE_IN, "output_cost_per_token": PRICE_OUT}},
         "log": {"url": f"{PG.replace('+psycopg', '')}?options=-csearch_path%3D{schema}", "flush_interval_s": 0.1,
                 "spool_path": str(root.parent / "spool.db")},
-        "limits": {"url": limits_url, "key_prefix": f"ragway-test:{uuid.uuid4().hex}",
+        # a loaded test machine can stall the shared Redis for seconds: this test is about the counts
+        "limits": {"url": limits_url, "key_prefix": f"ragway-test:{uuid.uuid4().hex}", "socket_timeout_ms": 10_000,
                    "keys": {"RAGWAY_TEST_BUDGET_KEY": {"name": "budgeted", "usd_per_day": BUDGET},
                             "RAGWAY_TEST_RATE_KEY": {"name": "rated", "requests_per_minute": RPM}}},
     }
@@ -145,7 +146,8 @@ def test_a_budget_and_a_rate_limit_hold_across_replicas(
         spent = asyncio.run(burst(ports, "RAGWAY_TEST_BUDGET_KEY", 300))
         ok = [r for r in spent if r.status_code == 200]
         refused = [r for r in spent if r.status_code != 200]
-        assert all(r.status_code == 429 and r.json()["error"]["code"] == "insufficient_quota" for r in refused)
+        outcomes = {(r.status_code, r.json()["error"]["code"]) for r in refused}
+        assert outcomes <= {(429, "insufficient_quota")}, outcomes
         assert all(int(r.headers["retry-after"]) >= 1 and "x-ratelimit-remaining-usd-day" in r.headers
                    for r in refused)
         assert wait_for(lambda: logged(log_schema, "RAGWAY_TEST_BUDGET_KEY")[:2] == (len(ok), len(refused)), 60)

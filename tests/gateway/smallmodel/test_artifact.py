@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def test_load_refuses_another_embedder_naming_both(tmp_path: Path, trained) -> N
 
 def test_load_refuses_a_changed_model_file(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
     folder = trained.save(tmp_path, "intents")
-    with (folder / "model.joblib").open("ab") as handle:
+    with (folder / "head.npz").open("ab") as handle:
         handle.write(b"x")
     with pytest.raises(ArtifactError, match="checksum does not match"):
         ClassifierHead.load(folder, "fake-embedder", 16)
@@ -81,3 +82,32 @@ def test_broken_manifest_is_refused(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text('{"format": 1}')
     with pytest.raises(ArtifactError, match="not a valid manifest"):
         ClassifierHead.load(tmp_path, "fake-embedder", 16)
+
+
+def test_the_head_is_plain_arrays_never_a_pickle(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    folder = trained.save(tmp_path, "intents")
+    with np.load(folder / "head.npz", allow_pickle=False) as arrays:
+        assert set(arrays.files) == {"coef", "intercept", "classes"}
+        assert arrays["classes"].dtype.kind == "U"
+
+
+def test_a_pickled_head_is_refused_unread(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    folder = trained.save(tmp_path, "intents")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    marker = tmp_path / "ran"
+    (folder / "model.joblib").write_bytes(f"cos\nsystem\n(S'touch {marker}'\ntR.".encode())
+    with pytest.raises(ArtifactError, match=r"pickle.*ragway finetune --route intents"):
+        ClassifierHead.load(folder, "fake-embedder", 16)
+    assert not marker.exists()
+
+
+def test_an_npz_holding_objects_is_refused(tmp_path: Path, trained) -> None:  # type: ignore[no-untyped-def]
+    folder = trained.save(tmp_path, "intents")
+    with (folder / "head.npz").open("wb") as handle:
+        np.savez(handle, coef=np.array([object()]), intercept=np.zeros(4), classes=np.array(["a"]))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    digest = hashlib.sha256((folder / "head.npz").read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "model_sha256": digest}))
+    with pytest.raises(ArtifactError, match="not a head's arrays"):
+        ClassifierHead.load(folder, "fake-embedder", 16)

@@ -15,13 +15,22 @@ from gateway.usage.writer import NullRecorder, UsageRecorder
 ADMIN_KEY = "admin-secret"
 
 
+@dataclass
 class FakeAdminAuth:
-    """Like gateway.api.auth.Authenticator.admin: accepts exactly `Authorization: Bearer admin-secret`."""
+    """Like gateway.api.auth.Authenticator: accepts exactly `Authorization: Bearer admin-secret`.
+
+    `open` lets /metrics and /dashboard through without a key, like an open gateway without admin keys.
+    """
+
+    open: bool = False
 
     def admin(self, authorization: str | None) -> str:
         if authorization != f"Bearer {ADMIN_KEY}":
             raise Unauthorized("an admin key is required")
         return "ADMIN_KEY"
+
+    def metrics(self, authorization: str | None) -> str:
+        return "open" if self.open and authorization is None else self.admin(authorization)
 
 
 @dataclass

@@ -66,7 +66,8 @@ def test_summary_rejects_bad_parameters(client: TestClient, params: dict[str, st
 
 def test_metrics_serves_prometheus_text(client: TestClient, recorder: UsageRecorder) -> None:
     recorder.metrics.observe(make_record(1.0, "intent", "small", 4.0, cache="hit"))
-    response = client.get("/metrics")
+    assert client.get("/metrics").status_code == 401
+    response = client.get("/metrics", headers=ADMIN)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert 'ragway_cache_lookups_total{result="hit",route="intent"} 1.0' in response.text
@@ -74,14 +75,15 @@ def test_metrics_serves_prometheus_text(client: TestClient, recorder: UsageRecor
 
 
 def test_dashboard_page_embeds_the_figures_and_serves_plotly(client: TestClient) -> None:
-    page = client.get("/dashboard", params={"since": "6h"})
+    assert client.get("/dashboard").status_code == 401
+    page = client.get("/dashboard", params={"since": "6h"}, headers=ADMIN)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script src="/dashboard/plotly.min.js">' in page.text
     assert "3 requests in the last 6h" in page.text
-    script = client.get("/dashboard/plotly.min.js")
+    script = client.get("/dashboard/plotly.min.js", headers=ADMIN)
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert len(script.content) > 1_000_000 and b"plotly" in script.content[:2000].lower()
-    assert client.get("/dashboard", params={"since": "yesterday"}).status_code == 400
+    assert client.get("/dashboard", params={"since": "yesterday"}, headers=ADMIN).status_code == 400
 
 
 def test_logging_off_means_no_summary_but_metrics_still_work() -> None:
@@ -89,7 +91,7 @@ def test_logging_off_means_no_summary_but_metrics_still_work() -> None:
         response = client.get("/v1/logs/summary", headers=ADMIN)
         assert response.status_code == 503
         assert "log.enabled" in response.json()["error"]["message"]
-        assert client.get("/metrics").status_code == 200
+        assert client.get("/metrics", headers=ADMIN).status_code == 200
 
 
 def test_the_gateways_authenticator_guards_the_summary(recorder: UsageRecorder) -> None:

@@ -21,7 +21,7 @@ from gateway.usage.record import Sample
 from gateway.usage.store import UsageStore
 from gateway.usage.writer import UsageRecorder
 from tests.gateway.usage.conftest import make_record
-from tests.gateway.usage.fakes import fake_app
+from tests.gateway.usage.fakes import FakeAdminAuth, fake_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 PLOTS = ("requests", "cost", "p95", "targets", "cache")
@@ -76,8 +76,8 @@ def dashboard_url(tmp_path: Path) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fake_app(UsageRecorder(store, UsageMetrics())), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
+    app = fake_app(UsageRecorder(store, UsageMetrics()), FakeAdminAuth(open=True))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

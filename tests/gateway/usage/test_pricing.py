@@ -8,7 +8,6 @@ from gateway.config.gateway_file import ModelConfig
 from gateway.config.route import RouteConfig
 from gateway.usage.pricing import (
     approximate_tokens,
-    count_tokens,
     fill_costs,
     large_cost,
     large_model,
@@ -77,18 +76,8 @@ def test_fill_costs_prices_the_call_and_the_large_model_baseline() -> None:
     assert direct.cost_usd == direct.large_cost_usd == pytest.approx(0.00045)
 
 
-def test_tokens_are_counted_offline_with_the_tokenizer() -> None:
-    text = "I was charged twice for the same coffee this morning, why?"
-    # 13 in cl100k_base, the encoding litellm bundles; the 4-characters rule would say 15
-    expected = 13
-    assert count_tokens(text, "openai/smollm2") == expected
-    assert approximate_tokens(text) == 15
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]
-    counted = count_tokens(messages, "openai/gpt-4o-mini")
-    assert counted > expected, "chat framing and the system prompt add tokens"
-
-
 def test_approximation_when_no_tokenizer_applies() -> None:
+    assert approximate_tokens("I was charged twice for the same coffee this morning, why?") == 15
     assert approximate_tokens("x" * 10) == 3
     assert approximate_tokens([{"role": "user", "content": "x" * 8}, {"role": "user", "content": None}]) == 2 + 8
 
