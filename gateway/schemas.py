@@ -24,13 +24,17 @@ class Wire(BaseModel):
 class ContentPart(Wire):
     """One part of a multi-part message: `{"type": "text", "text": ...}`, an image, audio or file part."""
 
-    type: str = Field(min_length=1)
+    type: Literal["text", "image_url", "input_audio", "file", "refusal"]
     text: str | None = None
 
     @model_validator(mode="after")
-    def _text_parts_have_text(self) -> ContentPart:
-        if self.type == "text" and self.text is None:
-            raise ValueError("a text part needs a 'text' string")
+    def _parts_carry_their_payload(self) -> ContentPart:
+        # a part without its payload fails inside the provider library, which would surface as a 502
+        if self.type == "text":
+            if self.text is None:
+                raise ValueError("a text part needs a 'text' string")
+        elif not (self.model_extra or {}).get(self.type):
+            raise ValueError(f"a {self.type} part needs its '{self.type}' field")
         return self
 
 
