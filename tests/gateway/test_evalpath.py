@@ -14,7 +14,7 @@ from gateway.evaluation.dataset import GoldExample
 from gateway.evaluation.evalpath import gateway_answers
 from gateway.evaluation.runner import Answer, run_variants
 from gateway.evaluation.variants import build_variant, with_small_model
-from gateway.smallmodel.train import train
+from gateway.smallmodel.train import TrainOptions, train
 from retrieval.embedder import SentenceEmbedder
 from tests.gateway.conftest import base_gateway
 from tests.servers import REPO, write_config
@@ -46,7 +46,8 @@ def eval_config(llama_url: str, demo_indexes: Path, banking77_dir: Path,
                            {"banking77": route})
     examples = rows(banking77_dir / "train.csv", 20)
     embedder = SentenceEmbedder(load_snapshot(configs).gateway.embedder.model)
-    head = train([r["text"] for r in examples], [r["category"] for r in examples], embedder, target_accuracy=0.9)
+    head = train([r["text"] for r in examples], [r["category"] for r in examples], embedder,
+                 TrainOptions(target_accuracy=0.9))
     head.save(root / "artifacts", "banking77")
     return configs
 
