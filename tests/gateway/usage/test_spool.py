@@ -79,7 +79,10 @@ async def test_records_made_while_the_store_is_down_arrive_once_and_in_order(tmp
         await asyncio.sleep(0.001)
     await recorder.aclose()
     assert [row["ts"] for row in store.rows] == [float(i) for i in range(60)]
-    assert sample(metrics, "ragway_log_replayed_records_total") == 60
+    # The 40 spooled rows are replayed; later ones are spooled too until the backlog drains, then go direct.
+    replayed = sample(metrics, "ragway_log_replayed_records_total")
+    assert replayed >= 40
+    assert replayed + sample(metrics, "ragway_log_written_records_total") == 60
     assert sample(metrics, "ragway_log_dropped_records_total", reason="spool_full") == 0
 
 
