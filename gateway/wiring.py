@@ -31,6 +31,7 @@ from gateway.usage.writer import recorder_for
 from retrieval.batching import MicroBatcher
 from retrieval.embedder import SentenceEmbedder
 from retrieval.registry import IndexRegistry
+from retrieval.tokens import TokenCounter
 
 
 def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps:
@@ -68,6 +69,7 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
         auth=Authenticator(gateway.auth),
         providers=providers,
         batcher=batcher,
+        tokens=TokenCounter(settings.model),
         cache=cache,
         service=service,
         usage=recorder,

@@ -18,6 +18,7 @@ from gateway.providers.registry import ProviderRegistry
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.record import RequestRecord
 from retrieval.batching import MicroBatcher
+from retrieval.tokens import TokenCounter
 
 
 class UsageSink(Protocol):
@@ -38,6 +39,7 @@ class Deps:
     auth: Authenticator
     providers: ProviderRegistry
     batcher: MicroBatcher
+    tokens: TokenCounter
     cache: ResponseCache
     service: ChatService
     usage: UsageSink

@@ -42,14 +42,17 @@ async def embeddings(request: Request, deps: DepsDep) -> Response:
     gateway = deps.config.current.gateway
     body = await read_json(request, EmbeddingRequest, gateway.server.max_body_bytes)
     texts = [body.input] if isinstance(body.input, str) else body.input
-    _check_inputs(texts, gateway.embedder.max_input_chars, gateway.embedder.max_inputs)
+    limits = gateway.embedder
+    _check_inputs(texts, limits.max_input_chars, limits.max_inputs)
+    counts = await asyncio.to_thread(deps.tokens.count, texts)
+    _check_tokens(counts, limits.max_input_tokens)
     if body.dimensions is not None and body.dimensions != deps.batcher.embedder.dim:
         raise InvalidRequest(f"dimensions must be {deps.batcher.embedder.dim} for this embedder",
                              param="dimensions")
     vectors = await embed_in_slices(deps.batcher, texts, gateway.embedder.request_slice)
     data = [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
             for i, v in enumerate(vectors)]
-    tokens = sum(len(text) // 4 + 1 for text in texts)
+    tokens = sum(counts)
     return json_response({"object": "list", "data": data, "model": body.model,
                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
@@ -72,6 +75,13 @@ def _check_inputs(texts: list[str], max_chars: int, max_inputs: int) -> None:
             raise InvalidRequest(f"input[{i}] is empty", param="input")
         if len(text) > max_chars:
             raise InvalidRequest(f"input[{i}] has {len(text)} characters; at most {max_chars}", param="input",
+                                 code="input_too_long")
+
+
+def _check_tokens(counts: list[int], max_tokens: int) -> None:
+    for i, count in enumerate(counts):
+        if count > max_tokens:
+            raise InvalidRequest(f"input[{i}] has {count} tokens; at most {max_tokens}", param="input",
                                  code="input_too_long")
 
 

@@ -28,6 +28,9 @@ class EmbedderConfig(Strict):
     cache_size: int = Field(4096, ge=0)
     # Longer inputs are refused with a 400: the model reads only its first 256 tokens anyway.
     max_input_chars: int = Field(16_000, ge=1)
+    # /v1/embeddings: tokens per input as the embedder's tokenizer counts them, checked after the cheap
+    # character cap above (which bounds the tokenizer's work); the model reads only the first 256 anyway
+    max_input_tokens: int = Field(2048, ge=1)
     # /v1/embeddings: inputs per request, and how many of them join the batcher's queue at once, so
     # a request of thousands of texts lets chat requests' texts into every next forward pass
     max_inputs: int = Field(2048, ge=1, le=100_000)

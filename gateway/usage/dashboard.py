@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,10 @@ from gateway.config.limits import LimitsConfig
 from gateway.usage.budgets import budget_usage
 from gateway.usage.record import Sample
 from gateway.usage.store import UsageStore
-from gateway.usage.summary import SummaryRow, summarize_samples
+from gateway.usage.summary import SummaryRow, summarize, summarize_samples
+
+# (group keys, bucket seconds or None) -> summary rows
+Summarizer = Callable[[Sequence[str], float | None], list[SummaryRow]]
 
 PLOTLY_ASSET = "/dashboard/plotly.min.js"
 # About sixty points per line: enough to see a trend, few enough to read each bucket.
@@ -46,28 +49,34 @@ def render_dashboard(store: UsageStore, window: timedelta, *, now: float | None 
                      limits: LimitsConfig | None = None) -> str:
     """The dashboard HTML for the last *window* of traffic, with spend against *limits* when any are set."""
     end = time.time() if now is None else now
-    samples = list(store.iter_samples(since=end - window.total_seconds(), until=end))
+    start = end - window.total_seconds()
     budgets = budget_usage(store, limits, end) if limits is not None else []
     env = Environment(loader=PackageLoader("gateway.usage", "templates"), autoescape=select_autoescape())
     return env.get_template("dashboard.html").render(
         window=_window_label(window),
         generated=datetime.fromtimestamp(end, UTC).isoformat(timespec="seconds"),
         plotly_src=PLOTLY_ASSET,
-        figures=figures(samples, window, end),
+        figures=figures_of(lambda keys, bucket: summarize(store, start, keys, until=end, bucket_s=bucket),
+                           window, end),
         budgets=budgets,
     )
 
 
 def figures(samples: Sequence[Sample], window: timedelta, now: float) -> dict[str, Any]:
+    """The page's data over samples in hand (the served page has the store aggregate instead)."""
+    return figures_of(lambda keys, bucket: summarize_samples(samples, keys, bucket), window, now)
+
+
+def figures_of(summary: Summarizer, window: timedelta, now: float) -> dict[str, Any]:
     """The page's data: per-route time series, traffic share per target, cache hit rate and a table."""
     bucket = bucket_seconds(window)
-    by_route = summarize_samples(samples, ["route"])
+    by_route = summary(["route"], None)
     return {
         "bucket_s": bucket,
-        "total": len(samples),
-        "series": _series(summarize_samples(samples, ["route"], bucket), now - window.total_seconds(), now, bucket),
+        "total": sum(r.requests for r in by_route),
+        "series": _series(summary(["route"], bucket), now - window.total_seconds(), now, bucket),
         "targets": [{"target": str(r.group["target"]) or "(none)", "requests": r.requests}
-                    for r in summarize_samples(samples, ["target"])],
+                    for r in summary(["target"], None)],
         "cache": [{"route": r.group["route"], "hit_rate": r.cache_hit_rate} for r in by_route],
         "table": [r.as_dict() for r in by_route],
     }

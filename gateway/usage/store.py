@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from gateway.config.stores import LogStoreConfig
 from gateway.db import engine_url, migrate, open_engine, schema_version
 from gateway.migrations import Migration, MigrationPlan
+from gateway.usage.aggregate import GroupTotals, group_totals
 from gateway.usage.record import Latency, RequestRecord, Sample
 from gateway.usage.schema import MIGRATIONS, request_log, schema_migrations
 
@@ -122,6 +123,13 @@ class UsageStore:
         with self._engine.connect() as conn:
             for row in conn.execution_options(yield_per=5000).execute(query):
                 yield Sample._make(row)
+
+    def group_totals(
+        self, since: float | None, until: float | None, keys: Sequence[str], bucket_s: float | None = None
+    ) -> list[GroupTotals]:
+        """Sums and latency percentiles per group (and time bucket), computed by the database."""
+        with self._engine.connect() as conn:
+            return group_totals(conn, since, until, keys, bucket_s)
 
     def count(self, *, since: float | None = None, until: float | None = None, route: str | None = None) -> int:
         query = _window(select(func.count()).select_from(request_log), since, until, route, None)

@@ -1,8 +1,9 @@
 """Per-group figures over a time window: volume, errors, cache hits, latency percentiles, tokens and cost.
 
-Rows are aggregated in Python over the fetched records, so SQLite and PostgreSQL give
-identical numbers (their percentile functions differ, and SQLite has none).
-Percentiles interpolate linearly between closest ranks (numpy's default method).
+Over the store, the database aggregates (`aggregate.py`: GROUP BY and ranked latencies, so a long
+window never streams its rows into the gateway); over samples in hand, `summarize_samples` does the
+same in Python. Both interpolate percentiles linearly between closest ranks (numpy's default
+method), so SQLite, PostgreSQL and samples give identical numbers.
 """
 
 from __future__ import annotations
@@ -94,7 +95,14 @@ def summarize(
     keys = parse_group_keys(by)
     start = epoch_since(since, time.time() if now is None else now)
     end = None if until is None else epoch_since(until, 0.0)
-    return summarize_samples(store.iter_samples(since=start, until=end), keys, bucket_s)
+    return [
+        SummaryRow(group=dict(zip(keys, g.values, strict=True)), requests=g.requests, errors=g.errors,
+                   cache_hits=g.cache_hits, p50_ms=g.percentiles[50], p95_ms=g.percentiles[95],
+                   p99_ms=g.percentiles[99], tokens_in=g.tokens_in, tokens_out=g.tokens_out,
+                   cost_usd=g.cost_usd, large_cost_usd=g.large_cost_usd, bucket=g.bucket)
+        for g in sorted(store.group_totals(start, end, keys, bucket_s),
+                        key=lambda g: (g.bucket or 0.0, tuple(str(v) for v in g.values)))
+    ]
 
 
 def summarize_samples(

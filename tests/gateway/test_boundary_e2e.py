@@ -285,6 +285,19 @@ def test_embeddings_cap_inputs_and_keep_order_across_slices(gateway: str) -> Non
         assert one["data"][0]["embedding"] == pytest.approx(many[i]["embedding"], abs=1e-5)
 
 
+def test_embeddings_cap_tokens_per_input_and_count_usage_with_the_tokenizer(gateway: str) -> None:
+    url, headers = f"{gateway}/v1/embeddings", {"authorization": "Bearer sk-client-a"}
+    # 3,000 words fit the 16,000-character pre-bound but not the 2,048-token cap
+    long = httpx.post(url, json={"model": "e", "input": ["ok", "card " * 3000]}, headers=headers, timeout=30)
+    error = long.json()["error"]
+    assert long.status_code == 400 and error["code"] == "input_too_long"
+    assert error["message"] == "input[1] has 3002 tokens; at most 2048"
+    # "[CLS] my card is lost [SEP]": WordPiece tokens, not characters / 4
+    usage = httpx.post(url, json={"model": "e", "input": ["my card is lost", "hi"]}, headers=headers,
+                       timeout=30).json()["usage"]
+    assert usage == {"prompt_tokens": 6 + 3, "total_tokens": 9}
+
+
 # --- fuzz: bodies drawn from the gateway's own OpenAPI document, mutated, or arbitrary JSON ---------------
 
 # every route answered by the recording upstream (keyed-route's provider is unreachable here: a true 502)
