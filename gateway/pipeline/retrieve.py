@@ -1,7 +1,8 @@
-"""The retrieval step: nearest examples and document chunks for one request vector."""
+"""The retrieval step: nearest examples and document chunks for request vectors, and the prompt they make."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from gateway.config.route_sections import IndexUse, RetrievalSettings
 from gateway.pipeline.resources import RouteResources
+from retrieval.index import VectorIndex
 from retrieval.prompt import render_messages, select_context
 from retrieval.types import Hit
 
@@ -31,25 +33,75 @@ class Retrieved:
 NOTHING = Retrieved()
 
 
+@dataclass(frozen=True)
+class RetrievalJob:
+    """One request's retrieval: its route's settings and resources, its vector, its prompt parts."""
+
+    settings: RetrievalSettings
+    vector: np.ndarray
+    resources: RouteResources
+    system_prompt: str
+    messages: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Assembled:
+    found: Retrieved
+    """Every hit the searches returned: the routing signals read them."""
+    kept: Retrieved
+    """The hits that made it into the prompt within its token budget."""
+    messages: list[dict[str, Any]]
+
+
+def assemble_many(jobs: Sequence[RetrievalJob]) -> list[Assembled]:
+    """Retrieve and assemble each job's prompt; the jobs share one FAISS search per index they read."""
+    assembled = []
+    for job, found in zip(jobs, search_many(jobs), strict=True):
+        messages, kept = prompt_messages(job.system_prompt, job.settings, found, job.messages)
+        assembled.append(Assembled(found=found, kept=kept, messages=messages))
+    return assembled
+
+
 def retrieve(settings: RetrievalSettings, vector: np.ndarray | None, resources: RouteResources) -> Retrieved:
     """Search the route's example and document indexes with the request vector."""
     if vector is None:
         return NOTHING
-    examples, example_vectors = _search(settings.examples, vector, resources, with_vectors=True)
-    documents, _ = _search(settings.documents, vector, resources, with_vectors=False)
-    return Retrieved(examples=examples, documents=documents, example_vectors=example_vectors)
+    return search_many([RetrievalJob(settings, vector, resources, "", [])])[0]
 
 
-def _search(
-    use: IndexUse | None, vector: np.ndarray, resources: RouteResources, *, with_vectors: bool
-) -> tuple[list[Hit], np.ndarray | None]:
-    if use is None:
-        return [], None
-    index = resources.index(use.index)
-    k = use.candidates if use.mmr_lambda is not None and use.candidates else use.k
-    hits = index.search(vector, k, use.min_score)
-    vectors = index.vectors(hits) if with_vectors and use.mmr_lambda is not None else None
-    return hits, vectors
+_Search = tuple[int, int, float]
+"""(id of the loaded index, k, min_score): searches sharing these run as one FAISS call."""
+
+
+def search_many(jobs: Sequence[RetrievalJob]) -> list[Retrieved]:
+    """Each job's examples and documents, searched with one call per distinct (index, k, min_score)."""
+    groups: dict[_Search, list[tuple[int, str]]] = {}
+    indexes: dict[_Search, VectorIndex] = {}
+    for number, job in enumerate(jobs):
+        for kind, use in (("examples", job.settings.examples), ("documents", job.settings.documents)):
+            if use is not None:
+                index = job.resources.index(use.index)
+                key = (id(index), _candidates(use), use.min_score)
+                indexes[key] = index
+                groups.setdefault(key, []).append((number, kind))
+    found: list[dict[str, list[Hit]]] = [{"examples": [], "documents": []} for _ in jobs]
+    for key, members in groups.items():
+        queries = np.stack([jobs[number].vector for number, _ in members])
+        for (number, kind), hits in zip(members, indexes[key].search_many(queries, key[1], key[2]), strict=True):
+            found[number][kind] = hits
+    return [_retrieved(job, hits) for job, hits in zip(jobs, found, strict=True)]
+
+
+def _candidates(use: IndexUse) -> int:
+    """How many rows to fetch: MMR chooses its k among more candidates."""
+    return use.candidates if use.mmr_lambda is not None and use.candidates else use.k
+
+
+def _retrieved(job: RetrievalJob, hits: dict[str, list[Hit]]) -> Retrieved:
+    use = job.settings.examples
+    mmr = use is not None and use.mmr_lambda is not None
+    vectors = job.resources.index(use.index).vectors(hits["examples"]) if use is not None and mmr else None
+    return Retrieved(examples=hits["examples"], documents=hits["documents"], example_vectors=vectors)
 
 
 def prompt_messages(

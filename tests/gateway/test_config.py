@@ -116,3 +116,17 @@ def test_store_urls_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
         LogStoreConfig.model_validate({"url_env": "T_MISSING"})
     with pytest.raises(ValueError, match="not both"):
         CacheStoreConfig.model_validate({"url_env": "T_CACHE_URL", "url": "memory://"})
+
+
+def test_embedder_backend_is_torch_or_onnx() -> None:
+    from gateway.config.stores import EmbedderConfig
+
+    onnx = EmbedderConfig.model_validate({"backend": "onnx", "cache_dir": "~/exports", "quantize": False})
+    options = onnx.load_options(threads=2)
+    assert options["backend"] == "onnx" and options["threads"] == 2 and options["quantize"] is False
+    assert options["cache_dir"] == Path("~/exports").expanduser()
+    assert EmbedderConfig().load_options(threads=None)["cache_dir"] is None
+    with pytest.raises(ValueError, match="backend"):
+        EmbedderConfig.model_validate({"backend": "tensorrt"})
+    with pytest.raises(ValueError, match="onnx_file"):
+        EmbedderConfig.model_validate({"backend": "onnx", "onnx_file": "x.onnx"})

@@ -156,3 +156,24 @@ def test_reuses_the_example_index_vectors_and_sharpens_with_oos(
     assert head.manifest is not None and head.manifest.novelty is not None and head.manifest.novelty.n_oos == len(far)
     unrelated = minilm.encode(["What is the capital of France?", "Write me a poem about cats"])
     assert all(head.predict(v).novel for v in unrelated)
+
+
+def test_finetune_embeds_only_the_rows_the_example_index_lacks(
+    config: Path, subset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, banking_rows: list[tuple[str, str]],
+) -> None:
+    """With a fake embedder: the rows the route's example index holds are never sent to the embedder again."""
+    from retrieval.build import build_examples_index
+    from tests.retrieval.fakes import FakeEmbedder
+
+    fake = FakeEmbedder()
+    in_scope = [row for row in banking_rows if row[1] in LABELS]
+    build_examples_index("bank-examples", in_scope[:250], fake, tmp_path / "indexes")
+    fake.calls.clear()
+    route = config / "routes" / "banking77.yaml"
+    route.write_text(route.read_text() + "retrieval:\n  examples:\n    index: bank-examples\n")
+    monkeypatch.setattr(finetune_module, "load_embedder", lambda settings: fake)
+    code, out, err = run("--route", "banking77", "--data", str(subset), "--config", str(config))
+    assert code == 0, err
+    embedded = [text for call in fake.calls for text in call]
+    assert sorted(embedded) == sorted(text for text, _ in in_scope[250:])
+    assert "reused 250 vectors stored in index bank-examples@" in out and "embedded 50 rows" in out

@@ -1,0 +1,97 @@
+"""The onnx backend: exported once from the packaged model, cached, and embedding like the torch backend."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.embedder import SentenceEmbedder, default_cache_dir, open_embedder
+from retrieval.onnx_embedder import OnnxEmbedder, cached_graph
+from retrieval.onnx_export import pooling
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+TEXTS = ["my card has not arrived", "where is my new card?", "what is the exchange rate", "card " * 400]
+
+
+def test_the_export_is_cached_and_later_opens_reuse_it(
+    onnx_embedder: OnnxEmbedder, onnx_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert onnx_embedder.path.is_file() and onnx_embedder.path.is_relative_to(onnx_cache)
+    assert onnx_embedder.path.name == "model_int8.onnx" and onnx_embedder.precision == "int8"
+    modified = onnx_embedder.path.stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="ragway.embedder"):
+        again = open_embedder(backend="onnx", cache_dir=onnx_cache, threads=1)
+    assert isinstance(again, OnnxEmbedder) and again.path == onnx_embedder.path
+    assert again.path.stat().st_mtime_ns == modified
+    assert not [r for r in caplog.records if "exporting" in r.getMessage()]
+    assert [p.name for p in again.path.parent.iterdir() if not p.name.startswith(".")] == ["model_int8.onnx"]
+
+
+def test_vectors_match_the_torch_backend(onnx_embedder: OnnxEmbedder, embedder: SentenceEmbedder) -> None:
+    vectors = onnx_embedder.encode(TEXTS)
+    reference = embedder.encode(TEXTS)
+    assert (onnx_embedder.model_id, onnx_embedder.dim) == (embedder.model_id, embedder.dim)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # int8 weights move each vector a little; the long text is cut at the model's 256 tokens either way
+    assert np.sum(vectors * reference, axis=1).min() > 0.95
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert onnx_embedder.encode([]).shape == (0, 384)
+    # the order of a call's texts (sorted by length inside) does not change any text's vector
+    np.testing.assert_allclose(onnx_embedder.encode(TEXTS[::-1])[::-1], vectors, atol=1e-6)
+    # activations are quantised per batch, so other company moves a vector a little, never far
+    alone = np.vstack([onnx_embedder.encode([text]) for text in TEXTS])
+    assert np.sum(alone * vectors, axis=1).min() > 0.98
+
+
+def test_serving_an_exported_model_does_not_load_torch(onnx_embedder: OnnxEmbedder, onnx_cache: Path) -> None:
+    import subprocess
+
+    code = ("import sys; from pathlib import Path; from retrieval.embedder import open_embedder; "
+            f"e = open_embedder(backend='onnx', cache_dir=Path({str(onnx_cache)!r})); e.encode(['hello']); "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_the_graph_is_exported_once_per_version_of_the_model_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another release of the model package (other files) gets its own export, not the stale one."""
+    exports: list[Path] = []
+
+    def fake_export(folder: Path, model: str, target: Path, quantize: bool) -> None:
+        exports.append(target)
+        target.write_bytes(b"graph")
+
+    monkeypatch.setattr("retrieval.onnx_export.export", fake_export)
+    model, cache = tmp_path / "model", tmp_path / "cache"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"1234")
+    first = cached_graph(model, "my/model", cache, quantize=True)
+    assert cached_graph(model, "my/model", cache, quantize=True) == first and exports == [first]
+    assert cached_graph(model, "my/model", cache, quantize=False).name == "model.onnx" and len(exports) == 2
+    (model / "weights.bin").write_bytes(b"123456")
+    changed = cached_graph(model, "my/model", cache, quantize=True)
+    assert changed != first and changed.parent.name.startswith("my-model-") and len(exports) == 3
+
+
+def test_models_the_graph_cannot_express_are_refused_with_the_way_out(tmp_path: Path) -> None:
+    (tmp_path / "modules.json").write_text('[{"idx": 0, "name": "0", "path": "", "type": "x.Transformer"},'
+                                           ' {"idx": 1, "name": "1", "path": "1_Pooling", "type": "x.Pooling"}]')
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_max_tokens": true}')
+    with pytest.raises(ValueError, match="backend: torch"):
+        pooling(tmp_path)
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    assert pooling(tmp_path) == ("mean", False)
+
+
+def test_the_default_cache_is_the_users(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "ragway" / "embedders"
