@@ -20,14 +20,15 @@ class BatchWorker(Generic[Item, Result]):
     """`await submit(item)` -> `run([..., item, ...])[i]`, with run called in the worker thread."""
 
     def __init__(self, run: Callable[[Sequence[Item]], Sequence[Result]], max_batch: int = 64,
-                 name: str = "batch") -> None:
+                 name: str = "batch", initializer: Callable[[], object] | None = None) -> None:
+        """*initializer* runs once in the worker thread before any batch (per-thread library settings)."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.run = run
         self.max_batch = max_batch
         self.batches = 0
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Result]]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=initializer)
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:

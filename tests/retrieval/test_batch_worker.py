@@ -73,3 +73,12 @@ async def test_closing_fails_callers_still_waiting() -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         BatchWorker(RecordingDoubler(), max_batch=0)
+
+
+async def test_the_initializer_runs_in_the_worker_thread_before_the_first_batch() -> None:
+    local = threading.local()
+    worker = BatchWorker(lambda items: [getattr(local, "ready", False) for _ in items],
+                         initializer=lambda: setattr(local, "ready", True))
+    assert await worker.submit(1) is True
+    await worker.aclose()
+    assert getattr(local, "ready", False) is False  # set in the worker's thread, not this one

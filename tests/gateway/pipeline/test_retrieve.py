@@ -83,3 +83,17 @@ def test_mmr_routes_get_their_candidates_vectors(index: CountingIndex) -> None:
     assert len(found.found.examples) == 4 and found.found.example_vectors is not None
     assert found.found.example_vectors.shape == (4, FakeEmbedder().dim)
     assert len(found.kept.examples) == 2
+
+
+async def test_the_retrieval_thread_searches_on_one_openmp_thread() -> None:
+    """OpenMP settings are per thread; with every core a one-query search spins on all of them."""
+    import faiss
+
+    from gateway.pipeline.prepare import retrieval_worker
+
+    worker = retrieval_worker()
+    worker.run = lambda items: [faiss.omp_get_max_threads() for _ in items]
+    try:
+        assert await worker.submit(None) == 1  # type: ignore[arg-type]
+    finally:
+        await worker.aclose()
