@@ -16,7 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retrieval.ann import all_vectors, build_ann, index_type, measure_recall
+from retrieval.ann import all_vectors, build_ann, index_type, shape, tune_and_measure
 from retrieval.chunking import DOCUMENT_SUFFIXES, chunk_file
 from retrieval.errors import IndexMismatch, SourceError
 from retrieval.manifest import (
@@ -36,7 +36,7 @@ from retrieval.types import Embedder
 
 Progress = Callable[[int, int], None]
 Examples = Sequence[tuple[str, str]] | Path
-DEFAULT_HNSW_THRESHOLD = 50_000
+DEFAULT_ANN_THRESHOLD = 50_000
 DEFAULT_CHUNK_SIZE = 800
 DEFAULT_OVERLAP = 100
 EMBED_SLICE = 256
@@ -50,7 +50,7 @@ def build_examples_index(
     *,
     input_col: str = "text",
     output_col: str = "category",
-    hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD,
     progress: Progress | None = None,
 ) -> Manifest:
     """Index labelled pairs: (input, output) tuples, or a CSV file read by column names."""
@@ -58,7 +58,7 @@ def build_examples_index(
     payload = example_rows(rows, input_col, output_col)
     vectors = embed_rows(embedder, payload, progress)
     sources = sorted({row.source for row in payload if row.source})
-    return write_index(Path(indexes_dir), name, "examples", embedder, vectors, payload, sources, hnsw_threshold)
+    return write_index(Path(indexes_dir), name, "examples", embedder, vectors, payload, sources, ann_threshold)
 
 
 def build_documents_index(
@@ -69,14 +69,14 @@ def build_documents_index(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     overlap: int = DEFAULT_OVERLAP,
     *,
-    hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD,
     progress: Progress | None = None,
 ) -> Manifest:
     """Index the chunks of every markdown, text and HTML file under *docs_dir*."""
     check_name(name)
     payload, sources = document_rows(Path(docs_dir), chunk_size, overlap)
     vectors = embed_rows(embedder, payload, progress)
-    return write_index(Path(indexes_dir), name, "documents", embedder, vectors, payload, sources, hnsw_threshold)
+    return write_index(Path(indexes_dir), name, "documents", embedder, vectors, payload, sources, ann_threshold)
 
 
 def add_rows(
@@ -103,12 +103,14 @@ def add_rows(
     payload = example_rows(rows, input_col, output_col)
     ann = faiss.read_index(str(folder / FAISS_FILE))
     new_vectors = embed_rows(embedder, payload, progress)
-    if index_type(ann) == "flat" and ann.ntotal + len(new_vectors) > manifest.hnsw_threshold:
-        ann = build_ann(np.concatenate([all_vectors(ann), new_vectors]), manifest.hnsw_threshold)
+    vectors = np.concatenate([all_vectors(ann), new_vectors])
+    if index_type(ann) == "flat" and len(vectors) > manifest.ann_threshold:
+        ann = build_ann(vectors, manifest.ann_threshold)
     else:
+        # new rows join the trained lists; nprobe is tuned again on the grown index when it is published
         ann.add(new_vectors)
     sources = sorted({*manifest.sources, *(row.source for row in payload if row.source)})
-    return _publish(folder, manifest, ann, read_rows(folder / ROWS_FILE) + payload, sources)
+    return _publish(folder, manifest, ann, vectors, read_rows(folder / ROWS_FILE) + payload, sources)
 
 
 def example_rows(rows: Examples, input_col: str = "text", output_col: str = "category") -> list[Row]:
@@ -178,7 +180,7 @@ def write_index(
     vectors: np.ndarray,
     rows: list[Row],
     sources: list[str],
-    hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD,
 ) -> Manifest:
     """Write a whole new index folder *indexes_dir*/*name* from vectors and their rows."""
     check_name(name)
@@ -191,35 +193,40 @@ def write_index(
         rows=len(rows),
         checksum="",
         index_type="flat",
-        hnsw_threshold=hnsw_threshold,
+        ann_threshold=ann_threshold,
         recall_k=0,
         recall=1.0,
         built_at=stamp,
         updated_at=stamp,
     )
-    return _publish(indexes_dir / name, draft, build_ann(vectors, hnsw_threshold), rows, sources)
+    return _publish(indexes_dir / name, draft, build_ann(vectors, ann_threshold), vectors, rows, sources)
 
 
-def _publish(folder: Path, base: Manifest, ann: faiss.Index, rows: list[Row], sources: list[str]) -> Manifest:
-    """Write ann, rows and a completed manifest to a fresh folder and swap it in for *folder*."""
+def _publish(
+    folder: Path, base: Manifest, ann: faiss.Index, vectors: np.ndarray, rows: list[Row], sources: list[str]
+) -> Manifest:
+    """Tune and measure *ann* against exact search over *vectors* (its contents), write it, its rows and a
+    completed manifest to a fresh folder, and swap that in for *folder*."""
+    recall = tune_and_measure(ann, vectors)
     staging = folder.with_name(f".{folder.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     faiss.write_index(ann, str(staging / FAISS_FILE))
     write_rows(staging / ROWS_FILE, rows)
-    recall = measure_recall(ann, all_vectors(ann))
-    graph = ann.hnsw if isinstance(ann, faiss.IndexHNSW) else None
+    found = shape(ann)
     manifest = replace(
         base,
         rows=len(rows),
         checksum=checksum(staging),
-        index_type=index_type(ann),
+        index_type=found.index_type,
         sources=sources,
         recall_k=recall.k,
         recall=recall.recall,
         updated_at=now(),
-        hnsw_m=graph.nb_neighbors(1) if graph is not None else None,  # type: ignore[attr-defined]  # not in faiss's stubs
-        hnsw_ef_search=graph.efSearch if graph is not None else None,
+        ivf_nlist=found.nlist,
+        ivf_nprobe=found.nprobe,
+        hnsw_m=found.hnsw_m,
+        hnsw_ef_search=found.hnsw_ef_search,
     )
     write_manifest(staging, manifest)
     _swap(staging, folder)

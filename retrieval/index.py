@@ -7,7 +7,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retrieval.ann import all_vectors
+from retrieval.ann import all_vectors, apply_shape
 from retrieval.errors import IndexCorrupt, IndexMismatch
 from retrieval.manifest import FAISS_FILE, ROWS_FILE, Manifest, read_manifest, verify
 from retrieval.payload import Row, read_rows
@@ -44,8 +44,7 @@ class VectorIndex:
             ann = faiss.read_index(str(path / FAISS_FILE))
         except RuntimeError as exc:
             raise IndexCorrupt(f"index '{manifest.name}': unreadable {path / FAISS_FILE}") from exc
-        if isinstance(ann, faiss.IndexHNSW) and manifest.hnsw_ef_search:
-            ann.hnsw.efSearch = manifest.hnsw_ef_search
+        apply_shape(ann, manifest.ann)
         return cls(manifest, ann, read_rows(path / ROWS_FILE), path)
 
     @property

@@ -22,7 +22,19 @@ FAISS_FILE = "index.faiss"
 ROWS_FILE = "rows.jsonl"
 
 Kind = Literal["examples", "documents"]
-IndexType = Literal["flat", "hnsw"]
+IndexType = Literal["flat", "ivf", "hnsw"]
+"""hnsw: only in indexes written before IVF replaced it; they still load."""
+
+
+@dataclass(frozen=True)
+class AnnShape:
+    """The FAISS structure of an index and the search parameters a reader sets again on load."""
+
+    index_type: IndexType
+    nlist: int | None = None
+    nprobe: int | None = None
+    hnsw_m: int | None = None
+    hnsw_ef_search: int | None = None
 
 
 @dataclass(frozen=True)
@@ -34,12 +46,14 @@ class Manifest:
     rows: int
     checksum: str
     index_type: IndexType
-    hnsw_threshold: int
+    ann_threshold: int
     recall_k: int
     recall: float
     built_at: str
     updated_at: str
     sources: list[str] = field(default_factory=list)
+    ivf_nlist: int | None = None
+    ivf_nprobe: int | None = None
     hnsw_m: int | None = None
     hnsw_ef_search: int | None = None
     format: int = FORMAT
@@ -47,6 +61,11 @@ class Manifest:
     @property
     def version(self) -> str:
         return self.checksum[:12]
+
+    @property
+    def ann(self) -> AnnShape:
+        """The FAISS structure and the search parameters it was tuned to."""
+        return AnnShape(self.index_type, self.ivf_nlist, self.ivf_nprobe, self.hnsw_m, self.hnsw_ef_search)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n"
@@ -62,7 +81,11 @@ def read_manifest(folder: Path) -> Manifest:
     if not path.is_file():
         raise IndexNotFound(f"index '{folder.name}': no {MANIFEST_FILE} in {folder}")
     try:
-        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+        fields = json.loads(path.read_text(encoding="utf-8"))
+        # manifests written before IVF named the flat/approximate size threshold after HNSW
+        if isinstance(fields, dict) and "hnsw_threshold" in fields:
+            fields.setdefault("ann_threshold", fields.pop("hnsw_threshold"))
+        return Manifest(**fields)
     except (ValueError, TypeError) as exc:
         raise IndexCorrupt(f"index '{folder.name}': unreadable {path}: {exc}") from exc
 

@@ -16,8 +16,8 @@ from gateway.config.gateway_file import GatewayConfig
 from gateway.config.snapshot import ConfigSnapshot, load_gateway
 from gateway.errors import ConfigError
 from retrieval.build import (
+    DEFAULT_ANN_THRESHOLD,
     DEFAULT_CHUNK_SIZE,
-    DEFAULT_HNSW_THRESHOLD,
     DEFAULT_OVERLAP,
     add_rows,
     build_documents_index,
@@ -54,7 +54,9 @@ def build(
     docs: Annotated[Path | None, typer.Option("--docs", help="Folder of .md, .txt and .html documents.")] = None,
     chunk_size: Annotated[int, typer.Option(min=64, help="Largest chunk, in characters.")] = DEFAULT_CHUNK_SIZE,
     overlap: Annotated[int, typer.Option(min=0, help="Characters shared by neighbouring chunks.")] = DEFAULT_OVERLAP,
-    hnsw_threshold: Annotated[int, typer.Option(min=0, help="Above this many rows use HNSW.")] = DEFAULT_HNSW_THRESHOLD,
+    ann_threshold: Annotated[
+        int, typer.Option("--ann-threshold", "--hnsw-threshold", min=0, help="Above this many rows use IVF.")
+    ] = DEFAULT_ANN_THRESHOLD,
     indexes_dir: IndexesDir = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
@@ -81,13 +83,13 @@ def build(
                 folder,
                 input_col=input_col,
                 output_col=output_col,
-                hnsw_threshold=hnsw_threshold,
+                ann_threshold=ann_threshold,
                 progress=progress,
             )
         else:
             assert docs is not None  # checked above: exactly one of the two
             manifest = build_documents_index(
-                name, docs, embedder, folder, chunk_size, overlap, hnsw_threshold=hnsw_threshold, progress=progress
+                name, docs, embedder, folder, chunk_size, overlap, ann_threshold=ann_threshold, progress=progress
             )
     console.print(_manifest_table(manifest, folder / name))
 
@@ -131,7 +133,7 @@ def list_indexes(indexes_dir: IndexesDir = None, config: ConfigDir = DEFAULT_CON
         except RetrievalError as exc:
             table.add_row(name, f"[red]{exc}[/]", *[""] * 6)
             continue
-        recall = f"{m.recall:.3f}@{m.recall_k}" if m.index_type == "hnsw" else "exact"
+        recall = "exact" if m.index_type == "flat" else f"{m.recall:.3f}@{m.recall_k}"
         table.add_row(m.name, m.kind, str(m.rows), m.index_type, recall, m.embedder_id, m.version, m.updated_at)
     console.print(table if names else f"no indexes in {folder}; build one with `ragway index build`")
 

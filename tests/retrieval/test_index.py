@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.build import add_rows, build_documents_index, build_examples_index, write_index
+from retrieval.build import add_rows, build_documents_index, build_examples_index
 from retrieval.embedder import SentenceEmbedder
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotFound, SourceError
 from retrieval.index import VectorIndex
-from retrieval.payload import Row
 from retrieval.registry import IndexRegistry
 from tests.retrieval.fakes import FakeEmbedder
 
@@ -121,19 +120,6 @@ def test_registry_loads_once_and_names_what_exists(tmp_path: Path) -> None:
     assert str(caught.value).startswith("index 'nope'")
 
 
-def test_large_indexes_use_hnsw_with_measured_recall(tmp_path: Path) -> None:
-    rng = np.random.default_rng(1)
-    vectors = rng.standard_normal((3000, 32)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    rows = [Row(input=f"row {i}") for i in range(3000)]
-    fake = FakeEmbedder(dim=32)
-    manifest = write_index(tmp_path, "big", "examples", fake, vectors, rows, [], hnsw_threshold=1000)
-    assert manifest.index_type == "hnsw" and manifest.hnsw_m == 32
-    assert manifest.recall_k == 10 and 0.9 <= manifest.recall <= 1.0
-    index = load(tmp_path, "big", fake)
-    assert index.search(vectors[1234], k=1)[0].id == "big:1234"
-
-
 def test_add_rows_appends_without_reembedding_old_rows(tmp_path: Path) -> None:
     fake = FakeEmbedder()
     before = build_examples_index("pairs", PAIRS, fake, tmp_path)
@@ -146,11 +132,11 @@ def test_add_rows_appends_without_reembedding_old_rows(tmp_path: Path) -> None:
     assert index.search(fake.vector("what exchange rate do you use"), k=1)[0].id == "pairs:2"
 
 
-def test_add_rows_past_the_threshold_switches_to_hnsw(tmp_path: Path) -> None:
+def test_add_rows_past_the_threshold_switches_to_ivf(tmp_path: Path) -> None:
     fake = FakeEmbedder()
-    build_examples_index("pairs", PAIRS, fake, tmp_path, hnsw_threshold=6)
+    build_examples_index("pairs", PAIRS, fake, tmp_path, ann_threshold=6)
     grown = add_rows("pairs", [(f"extra question {i}", "extra") for i in range(5)], fake, tmp_path)
-    assert (grown.index_type, grown.rows) == ("hnsw", 10)
+    assert (grown.index_type, grown.rows, grown.ivf_nlist) == ("ivf", 10, 1)
     assert load(tmp_path, "pairs", fake).search(fake.vector("I lost my card on the train"), k=1)[0].id == "pairs:3"
 
 

@@ -1,0 +1,94 @@
+"""IVF above the size threshold: nprobe tuned when written, recorded in the manifest, set again on load,
+and recall@10 against exact search on queries the tuning never saw."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from retrieval.ann import RECALL_K, build_ivf, ivf_lists
+from retrieval.build import add_rows, write_index
+from retrieval.index import VectorIndex
+from retrieval.manifest import FAISS_FILE, MANIFEST_FILE, checksum, read_manifest
+from retrieval.payload import Row
+from tests.retrieval.fakes import FakeEmbedder
+
+DIM = 64
+ROWS = 20_000
+
+
+def clustered(n: int, seed: int, centres: int = 400) -> np.ndarray:
+    """Unit vectors around a few hundred topics, as sentence embeddings are (uniform noise would be no test)."""
+    topics = np.random.default_rng(7).standard_normal((centres, DIM)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    points = topics[rng.integers(0, centres, n)] + 0.6 * rng.standard_normal((n, DIM)).astype(np.float32)
+    return np.ascontiguousarray(points / np.linalg.norm(points, axis=1, keepdims=True), dtype=np.float32)
+
+
+def recall_at_10(index: VectorIndex, data: np.ndarray, queries: np.ndarray) -> float:
+    _, exact = faiss.knn(queries, data, RECALL_K, metric=faiss.METRIC_INNER_PRODUCT)
+    found = index.search_many(queries, RECALL_K)
+    hits = [{int(h.id.split(":")[1]) for h in row} for row in found]
+    return sum(len(h & set(e)) for h, e in zip(hits, exact.tolist(), strict=True)) / exact.size
+
+
+def test_20k_rows_make_an_ivf_index_with_recall_against_exact_search(tmp_path: Path) -> None:
+    fake = FakeEmbedder(dim=DIM)
+    data = clustered(ROWS, seed=1)
+    rows = [Row(input=f"row {i}", output=f"label {i % 77}") for i in range(ROWS)]
+    manifest = write_index(tmp_path, "big", "examples", fake, data, rows, [], ann_threshold=10_000)
+
+    assert manifest.index_type == "ivf" and manifest.ivf_nlist == ivf_lists(ROWS) == 512
+    assert manifest.ivf_nprobe is not None and manifest.ivf_nprobe < manifest.ivf_nlist  # approximate, not a full scan
+    assert manifest.recall_k == 10 and manifest.recall >= 0.95
+    index = VectorIndex.load(tmp_path / "big", fake.model_id, fake.dim)
+    assert faiss.extract_index_ivf(index._ann).nprobe == manifest.ivf_nprobe  # FAISS files do not keep nprobe
+    assert recall_at_10(index, data, clustered(500, seed=2)) >= 0.95
+    hit = index.search(data[12_345], k=1)[0]
+    assert (hit.id, hit.output) == ("big:12345", "label 25")
+    assert np.allclose(index.vectors([hit])[0], data[12_345])  # stored exactly, readable by row (MMR)
+
+
+def test_rows_added_to_an_ivf_index_are_found_and_nprobe_is_tuned_again(tmp_path: Path) -> None:
+    fake = FakeEmbedder(dim=DIM)
+    data = clustered(5_000, seed=3)
+    write_index(tmp_path, "big", "examples", fake, data, [Row(input=f"row {i}") for i in range(5_000)], [],
+                ann_threshold=1_000)
+    grown = add_rows("big", [(f"added question {i}", "added") for i in range(300)], fake, tmp_path)
+
+    assert (grown.index_type, grown.rows, grown.ivf_nlist) == ("ivf", 5_300, ivf_lists(5_000))
+    assert grown.recall >= 0.95 and grown.ivf_nprobe is not None
+    index = VectorIndex.load(tmp_path / "big", fake.model_id, fake.dim)
+    assert index.search(fake.vector("added question 17"), k=1)[0].id == "big:5017"
+    assert np.allclose(index.stored_vectors()[:5_000], data)
+
+
+def test_an_index_written_before_ivf_still_loads(tmp_path: Path) -> None:
+    """A manifest naming hnsw_threshold and an HNSW graph, as indexes built before IVF have them."""
+    fake = FakeEmbedder(dim=DIM)
+    data = clustered(2_000, seed=4)
+    write_index(tmp_path, "old", "examples", fake, data, [Row(input=f"row {i}") for i in range(2_000)], [],
+                ann_threshold=1_000)
+    folder = tmp_path / "old"
+    hnsw = faiss.IndexHNSWFlat(DIM, 16, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(data)
+    faiss.write_index(hnsw, str(folder / FAISS_FILE))
+    fields = json.loads((folder / MANIFEST_FILE).read_text())
+    for key in ("ann_threshold", "ivf_nlist", "ivf_nprobe"):
+        fields.pop(key)
+    fields.update(hnsw_threshold=1_000, index_type="hnsw", hnsw_m=16, hnsw_ef_search=64, checksum=checksum(folder))
+    (folder / MANIFEST_FILE).write_text(json.dumps(fields))
+
+    assert read_manifest(folder).ann_threshold == 1_000
+    index = VectorIndex.load(folder, fake.model_id, fake.dim)
+    assert index._ann.hnsw.efSearch == 64
+    assert index.search(data[77], k=1)[0].id == "old:77"
+
+
+def test_ivf_lists_grow_with_the_rows_and_keep_enough_to_train_on() -> None:
+    assert [ivf_lists(n) for n in (10, 1_000, 20_000, 50_001, 1_000_000)] == [1, 25, 512, 1024, 4096]
+    small = build_ivf(clustered(100, seed=5))
+    assert small.nlist == 2 and small.ntotal == 100
