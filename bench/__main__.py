@@ -16,9 +16,20 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import peers, targets
+from bench import bench_ann, cold_start, peers, streaming, targets
 from bench.bodies import user_texts
-from bench.overhead import HEADERS, LITELLM_ROW, PORTKEY_ROW, STUB_ROW, Plan, Row, measure_endpoint, skipped, table_rows
+from bench.overhead import (
+    HEADERS,
+    LITELLM_2W_ROW,
+    LITELLM_ROW,
+    PORTKEY_ROW,
+    STUB_ROW,
+    Plan,
+    Row,
+    measure_endpoint,
+    skipped,
+    table_rows,
+)
 from bench.overhead import markdown as overhead_markdown
 from bench.procs import BenchError, port_in_use, running
 from bench.ragway_rows import RagwayRun, ragway_rows
@@ -31,22 +42,29 @@ METHOD = """\
 - Everything runs on this one machine over 127.0.0.1: wrk, the stub upstream and the system under test share
   its cores, so the stub's own row is the ceiling any gateway can reach here. Only one system runs at a time.
 - Stub upstream: `python -m bench.stub_upstream` (a benchmark fixture: raw asyncio on uvloop, a fixed
-  chat.completion, no work per request).
-- LiteLLM Proxy: its own venv (`bench/.venv-litellm`, `pip install 'litellm[proxy]'`), `bench/litellm.yaml`
-  (model `stub` -> `openai/stub` at the stub), `--num_workers 1`, master key set, no database, telemetry off,
-  `LITELLM_LOCAL_MODEL_COST_MAP=True` so it never fetches the price map (an strace of its start and first
-  request showed connections to 127.0.0.1 only).
+  chat.completion, or the same answer as an SSE stream, no work per request).
+- Inputs: every distinct banking77 question (test set, then training set, about 13,000), cycled from a
+  different offset per wrk thread, so a 10 s row sends each text about once and no layer can memoise one.
+- Peer versions are pinned in bench/setup.sh (LiteLLM) and bench/package.json (Portkey) and printed under
+  "Machine and versions" as installed.
+- LiteLLM Proxy: its own venv (`bench/.venv-litellm`), `bench/litellm.yaml` with the settings of LiteLLM's own
+  documented benchmark (docs.litellm.ai/docs/benchmarks: the `openai/` provider, `callbacks: []`,
+  `num_retries: 0`, `request_timeout: 30`, a master key, no database), `LITELLM_LOG=ERROR`, telemetry off,
+  `LITELLM_LOCAL_MODEL_COST_MAP=True` so it never fetches the price map. Rows with `--num_workers 1` and
+  `--num_workers 2` (that benchmark's advice: workers = cores).
 - Portkey: `npm install @portkey-ai/gateway` into bench/node_modules, `node build/start-server.js --port=8787
   --headless` (the script reads only the `--port=N` form) with `NODE_ENV=production`; requests carry
-  `x-portkey-provider: openai` and `x-portkey-custom-host: http://127.0.0.1:9100/v1`. It listens on all
-  interfaces (the script has no host option); the benchmark only talks to 127.0.0.1.
-- ragway: `python -m gateway.cli serve --config bench/configs` (one uvicorn worker unless the row says 2), routes
-  `passthrough` (no retrieval, no cache), `rag` (4 banking77 examples and 2 document chunks, cache off),
-  `cached` (the in-process exact cache; the row repeats 20 inputs so every measured request is a hit), and the
-  same `cached` route with the cache in Redis. The request log is on (SQLite), as in a deployment. The
-  embedder's vector LRU is off (`embedder.cache_size: 0`), so every RAG request pays for its own forward pass
-  although the inputs cycle; the embedder runs at the precision `auto` picks on this CPU (named under
-  "Machine and versions").
+  `x-portkey-provider: openai` and `x-portkey-custom-host: http://127.0.0.1:9100/v1`. One process only: the
+  server script has no worker or cluster option, so Portkey has no 2-worker row.
+- ragway, as deployed: `python -m gateway.cli serve --config bench/configs` (one uvicorn worker unless the row
+  says 2), auth closed (every request carries a client key, `Authorization: Bearer ...`), the request log on
+  (SQLite). Routes: `passthrough` (no retrieval, no cache, the direct OpenAI-compatible client),
+  `passthrough-litellm` (the same call through litellm's client, `provider: litellm`), `rag` (4 banking77
+  examples and 2 document chunks, cache off), `cached` (the in-process exact cache; the row repeats 20 inputs
+  so every measured request is a hit), and the same `cached` route with the cache in Redis. The embedder's
+  vector LRU is off (`embedder.cache_size: 0`), so every RAG request pays for its own forward pass.
+- Streaming rows (`"stream": true`) are driven by an aiohttp client rather than wrk, to read the time to the
+  first byte as well as to the end of the stream.
 - Before measuring, each system must answer one chat request with the stub's text, or its rows say why not.
 """
 
@@ -62,6 +80,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile-seconds", type=float, default=10.0, help="py-spy window per route (0: no profile)")
     parser.add_argument("--skip-setup", action="store_true", help="do not run bench/setup.sh (peers installed)")
+    parser.add_argument("--ann-rows", type=int, default=1_000_000, help="rows of the large index (0: skip it)")
+    parser.add_argument("--ann-add", type=int, default=10_000, help="rows `index add` appends while serving")
+    parser.add_argument("--skip-cold-start", action="store_true", help="do not time a cold `make run`")
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     return parser.parse_args(argv)
 
@@ -79,35 +100,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_section(MACHINE_TITLE, _machine(argv, load_before), args.doc)
     write_section(METHOD_TITLE, METHOD, args.doc)
     rows: list[Row] = []
+    streams: list[streaming.StreamRow] = []
     with running(peers.stub().command, run_dir / "logs"):
-        rows += _measure_system(STUB_ROW, None, plan, rows, args.doc)
-        rows += _measure_system(LITELLM_ROW, peers.litellm(), plan, rows, args.doc)
-        rows += _measure_system(PORTKEY_ROW, peers.portkey(), plan, rows, args.doc)
+        rows += _measure_system(STUB_ROW, None, plan, rows, args.doc, streams)
+        rows += _measure_system(LITELLM_ROW, peers.litellm(1), plan, rows, args.doc, streams)
+        rows += _measure_system(LITELLM_2W_ROW, peers.litellm(2), plan, rows, args.doc, streams)
+        rows += _measure_system(PORTKEY_ROW, peers.portkey(), plan, rows, args.doc, streams)
         run = RagwayRun(plan, run_dir, args.doc, args.quick_memory, args.profile_seconds, args.memory_budget)
-        ragway = ragway_rows(run, lambda new: _publish([*rows, *new], plan, args.doc))
+        ragway = ragway_rows(run, lambda new: _publish([*rows, *new], plan, args.doc),
+                             lambda new: _publish_streams([*streams, *new], args.doc))
     rows += ragway.rows
     _publish(rows, plan, args.doc)
-    closing = targets.markdown(rows, ragway.memory_growth, ragway.profiles, load_before)
+    extra = _index_and_cold_start(args)
+    closing = targets.markdown(rows, ragway.memory_growth, ragway.profiles, load_before, extra)
     write_section(targets.TITLE, closing, args.doc)
     write_section(MACHINE_TITLE, _machine(argv, load_before, os.getloadavg()), args.doc)
     print(f"wrote {args.doc}")
     return 0
 
 
-def _measure_system(name: str, system: peers.System | None, plan: Plan, done: list[Row], doc: Path) -> list[Row]:
-    """Start *system* (None: the stub itself, already running), measure it, stop it, publish the table so far."""
+def _index_and_cold_start(args: argparse.Namespace) -> list[list[object]]:
+    """The million-row index and a cold `make run`, each in its own section; their rows of the closing table."""
+    ann = bench_ann.run_section(args.ann_rows, args.ann_add, args.doc) if args.ann_rows > 0 else None
+    cold = None if args.skip_cold_start else cold_start.run_cold_start(args.doc)
+    index_text = f"{args.ann_rows:,}-row index: single-query search p99 at recall@10 >= 0.95"
+    index_row = targets.bound_verdict(index_text, ann.p99_ms if ann else None, 2.0, "ms")
+    if ann and ann.recall < 0.95:
+        index_row[3] = f"missed: recall@10 {ann.recall:.4f}"
+    return [
+        index_row,
+        targets.bound_verdict("cold `make run` until ready", cold.total_s if cold else None, cold_start.TARGET_S, "s"),
+    ]
+
+
+def _measure_system(name: str, system: peers.System | None, plan: Plan, done: list[Row], doc: Path,
+                    streams: list[streaming.StreamRow]) -> list[Row]:
+    """Start *system* (None: the stub itself, already running), measure it plain and streamed, stop it,
+    publish the tables so far (streamed rows are appended to *streams*)."""
     try:
         if system is None:
-            stub = peers.stub()
-            rows = measure_endpoint(name, stub.endpoint, stub.model, plan)
+            rows = _measure_both(name, peers.stub(), plan, streams)
         else:
             with running(system.command, peers.BENCH_DIR / ".run" / "logs"):
-                rows = measure_endpoint(name, system.endpoint, system.model, plan)
+                rows = _measure_both(name, system, plan, streams)
     except BenchError as exc:
         print(f"{name}: not measured: {exc}", file=sys.stderr)
         rows = skipped(name, plan, f"not run: {exc}")
     _publish([*done, *rows], plan, doc)
+    _publish_streams(streams, doc)
     return rows
+
+
+def _measure_both(name: str, system: peers.System, plan: Plan, streams: list[streaming.StreamRow]) -> list[Row]:
+    rows = measure_endpoint(name, system.endpoint, system.model, plan)
+    streams += streaming.measure_streaming(name, system.endpoint, system.model, plan.texts, plan.concurrencies,
+                                           plan.duration_s, plan.warmup_s)
+    return rows
+
+
+def _publish_streams(rows: Sequence[streaming.StreamRow], doc: Path) -> None:
+    write_section(streaming.TITLE, streaming.markdown(rows), doc)
+    print_table(streaming.TITLE, streaming.HEADERS, [row.cells() for row in rows])
 
 
 def _publish(rows: Sequence[Row], plan: Plan, doc: Path) -> None:

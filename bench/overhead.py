@@ -13,6 +13,7 @@ from bench.report import markdown_table
 
 STUB_ROW = "stub (direct)"
 LITELLM_ROW = "LiteLLM Proxy"
+LITELLM_2W_ROW = "LiteLLM Proxy, 2 workers"
 PORTKEY_ROW = "Portkey"
 HEADERS = [
     "system",

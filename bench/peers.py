@@ -22,6 +22,7 @@ PORTKEY_PORT = 8787
 RAGWAY_PORT = 8100
 LITELLM_KEY = "sk-bench-litellm"
 STUB_KEY = "sk-bench-stub"
+RAGWAY_KEY = "sk-bench-ragway"
 LITELLM_BIN = BENCH_DIR / ".venv-litellm" / "bin" / "litellm"
 PORTKEY_SERVER = BENCH_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
 RAGWAY_CONFIG = BENCH_DIR / "configs"
@@ -108,12 +109,12 @@ def stub() -> System:
     return System("stub", Command("stub", argv, _ready(endpoint, "stub"), cwd=REPO_ROOT), endpoint, "stub")
 
 
-def litellm() -> System:
+def litellm(workers: int = 1) -> System:
     endpoint = Endpoint(_chat_url(LITELLM_PORT), (f"Authorization: Bearer {LITELLM_KEY}",))
     argv = [str(LITELLM_BIN), "--config", str(BENCH_DIR / "litellm.yaml")]
-    argv += ["--host", HOST, "--port", str(LITELLM_PORT), "--num_workers", "1"]
+    argv += ["--host", HOST, "--port", str(LITELLM_PORT), "--num_workers", str(workers)]
     env = {**OFFLINE_ENV, "LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
-    command = Command("litellm", argv, _ready(endpoint, "stub"), env=env, start_timeout_s=180)
+    command = Command(f"litellm-{workers}w", argv, _ready(endpoint, "stub"), env=env, start_timeout_s=180)
     return System("LiteLLM Proxy", command, endpoint, "stub")
 
 
@@ -131,11 +132,11 @@ def portkey() -> System:
 
 
 def ragway(route: str, workers: int = 1, port: int = RAGWAY_PORT, config: Path = RAGWAY_CONFIG) -> System:
-    """ragway serving the bench config; *route* is the model name requests use."""
-    endpoint = Endpoint(_chat_url(port))
+    """ragway serving the bench config, auth closed: every request carries the client key."""
+    endpoint = Endpoint(_chat_url(port), (f"Authorization: Bearer {RAGWAY_KEY}",))
     argv = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--host", HOST]
     argv += ["--port", str(port), "--workers", str(workers)]
-    env = {**OFFLINE_ENV, "BENCH_STUB_KEY": STUB_KEY}
+    env = {**OFFLINE_ENV, "BENCH_STUB_KEY": STUB_KEY, "BENCH_RAGWAY_KEY": RAGWAY_KEY}
     name = f"ragway-{workers}w"
     command = Command(name, argv, _ready(endpoint, route), env=env, cwd=REPO_ROOT, start_timeout_s=180)
     return System(name, command, endpoint, route)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import memory, peers, profile
+from bench import memory, peers, profile, streaming
 from bench.bodies import write_bodies
 from bench.indexes import ensure_indexes
 from bench.load import Target
@@ -18,13 +18,14 @@ from bench.procs import BenchError, running
 from bench.report import print_table, write_section
 
 PASSTHROUGH = "ragway passthrough"
+VIA_LITELLM = "ragway passthrough via litellm"
 RAG = "ragway RAG (k=4 examples, 2 chunks)"
 CACHE_HIT = "ragway cache hit (in-process)"
 REDIS_HIT = "ragway cache hit (Redis)"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TWO_WORKERS = "ragway passthrough, 2 workers"
 RAG_TWO_WORKERS = "ragway RAG, 2 workers"
-ROUTES = {PASSTHROUGH: "passthrough", RAG: "rag", CACHE_HIT: "cached"}
+ROUTES = {PASSTHROUGH: "passthrough", VIA_LITELLM: "passthrough-litellm", RAG: "rag", CACHE_HIT: "cached"}
 MEMORY_TITLE = "Memory"
 PROFILE_TITLE = "Profiles"
 CACHE_TEXTS = 20
@@ -53,11 +54,14 @@ class RagwayResults:
     profiles: dict[str, profile.Frames]
 
 
-def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None]) -> RagwayResults:
+def ragway_rows(run: RagwayRun, publish: Callable[[list[Row]], None],
+                publish_streams: Callable[[list[streaming.StreamRow]], None]) -> RagwayResults:
     """Measure every ragway row; a row that cannot run is kept with the reason instead of numbers."""
     run = _with_indexes(run)
-    rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run))
+    streams: list[streaming.StreamRow] = []
+    rows = _guarded(list(ROUTES), run.plan, lambda: _one_worker(run, streams))
     publish(rows)
+    publish_streams(streams)
     rows += _guarded([REDIS_HIT], run.plan, lambda: _redis_hits(run))
     rows += _guarded([TWO_WORKERS, RAG_TWO_WORKERS], run.plan, lambda: _two_workers(run))
     publish(rows)
@@ -83,10 +87,14 @@ def _guarded(names: Sequence[str], plan: Plan, measure: Callable[[], list[Row]])
         return [row for name in names for row in skipped(name, plan, f"not run: {exc}")]
 
 
-def _one_worker(run: RagwayRun) -> list[Row]:
+def _one_worker(run: RagwayRun, streams: list[streaming.StreamRow]) -> list[Row]:
     system = peers.ragway("passthrough", workers=1, config=run.config)
+    plan = run.plan
     with running(system.command, run.logs):
-        rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
+        rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], plan)
+        streams += streaming.measure_streaming(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], plan.texts,
+                                               plan.concurrencies, plan.duration_s, plan.warmup_s)
+        rows += measure_endpoint(VIA_LITELLM, system.endpoint, ROUTES[VIA_LITELLM], plan)
         rows += _rag_rows(run, system.endpoint)
         return rows + _cache_rows(CACHE_HIT, run, system.endpoint)
 

@@ -10,13 +10,18 @@ if ! command -v wrk >/dev/null 2>&1; then
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq wrk
 fi
 
+# Pinned peers; the benchmark prints the versions it finds installed. LiteLLM is the release ragway's own
+# litellm route runs on (pyproject resolves it), so the two litellm rows compare the same client code.
+LITELLM_VERSION="1.110.2"
 LITELLM_VENV="$HERE/.venv-litellm"
-if [ ! -x "$LITELLM_VENV/bin/litellm" ]; then
-    "$PYTHON" -m venv "$LITELLM_VENV"
+installed="$("$LITELLM_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null || true)"
+if [ "$installed" != "$LITELLM_VERSION" ]; then
+    test -x "$LITELLM_VENV/bin/python" || "$PYTHON" -m venv "$LITELLM_VENV"
     "$LITELLM_VENV/bin/pip" install -q --upgrade pip
-    "$LITELLM_VENV/bin/pip" install -q 'litellm[proxy]'
+    "$LITELLM_VENV/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION"
 fi
 
+# bench/package.json pins @portkey-ai/gateway exactly; `npm ci` installs what package-lock.json holds.
 if [ ! -f "$HERE/node_modules/@portkey-ai/gateway/build/start-server.js" ]; then
-    (cd "$HERE" && npm install --no-audit --no-fund --silent --prefix "$HERE" @portkey-ai/gateway)
+    (cd "$HERE" && npm ci --no-audit --no-fund --silent --prefix "$HERE")
 fi

@@ -92,3 +92,43 @@ def test_ivf_lists_grow_with_the_rows_and_keep_enough_to_train_on() -> None:
     assert [ivf_lists(n) for n in (10, 1_000, 20_000, 50_001, 1_000_000)] == [1, 25, 512, 1024, 4096]
     small = build_ivf(clustered(100, seed=5))
     assert small.nlist == 2 and small.ntotal == 100
+
+
+def test_searches_keep_answering_while_rows_are_added(tmp_path: Path) -> None:
+    """A reader searching in a loop (as the gateway does) while `add_rows` grows the IVF index and swaps its folder:
+    every search answers, from the old version until the new one is picked up, then from the new one."""
+    import threading
+
+    from retrieval.registry import IndexRegistry
+
+    fake = FakeEmbedder(dim=DIM)
+    data = clustered(5_000, seed=6)
+    write_index(tmp_path, "big", "examples", fake, data, [Row(input=f"row {i}") for i in range(5_000)], [],
+                ann_threshold=1_000)
+    registry = IndexRegistry(tmp_path, fake.model_id, fake.dim)
+    probe = fake.vector("added question 499")
+    answers: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(len(registry.get("big").search(probe, k=1)))
+            except BaseException as exc:  # any failure is the finding
+                failures.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        grown = add_rows("big", [(f"added question {i}", "added") for i in range(500)], fake, tmp_path)
+        while len(answers) < 20:
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not failures, failures[:3]
+    assert answers and all(n == 1 for n in answers)
+    assert registry.get("big").version == grown.version
+    hit = registry.get("big").search(probe, k=1)[0]
+    assert int(hit.id.split(":")[1]) >= 5_000 and hit.score > 0.99  # an added row (the fake embedder's words collide)
