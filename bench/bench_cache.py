@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from bench.cache_replay import Dataset, Row, agreement, bounded, load, replay, threshold
 from bench.report import write_section
-from gateway.cache import CacheControl, CacheQuery, ResponseCache, build_cache
+from gateway.cache import CacheControl, CacheQuery, ResponseCache, StoredAnswer, build_cache
 from gateway.config.route_sections import DEFAULT_SEMANTIC_THRESHOLDS, CacheSettings
 from gateway.config.stores import CacheStoreConfig
 
@@ -121,11 +121,11 @@ async def latency(backend: str, config: CacheStoreConfig, n: int) -> list[Timing
 
 async def refresh(cache: ResponseCache, q: CacheQuery, answer: str) -> None:
     """Write without reading (a refresh request), so a near neighbour already cached cannot keep it out."""
-    await cache.store(q, await cache.lookup(q), completion(answer))
+    await cache.store(q, await cache.lookup(q), StoredAnswer(completion(answer)))
 
 
-async def _zero_latency_upstream() -> dict[str, Any]:
-    return completion("fresh")
+async def _zero_latency_upstream() -> StoredAnswer:
+    return StoredAnswer(completion("fresh"))
 
 
 def latency_markdown(timings: list[Timing]) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.cache import CacheControl, CacheQuery, ResponseCache, build_cache, evidence_space
+from gateway.cache import CacheControl, CacheQuery, ResponseCache, StoredAnswer, build_cache, evidence_space
 from gateway.cache.answers import answer_digest
 from gateway.cache.bounded import observations_by_leave_one_out
 from gateway.cache.evidence import Evidence
@@ -137,7 +137,7 @@ async def replay(ds: Dataset, name: str, settings: CacheSettings, seed: int = 1)
         await pretrain(cache, ds, settings)
     for text, label, vector in zip(ds.train_texts, ds.train_labels, ds.train_vectors, strict=True):
         q = make_query(text, vector, settings, CacheControl.REFRESH)
-        await cache.store(q, await cache.lookup(q), completion(label))
+        await cache.store(q, await cache.lookup(q), StoredAnswer(completion(label)))
     hits = wrong = verified = 0
     order = list(range(len(ds.test_texts)))
     random.Random(seed).shuffle(order)
@@ -146,7 +146,7 @@ async def replay(ds: Dataset, name: str, settings: CacheSettings, seed: int = 1)
         lookup = await cache.lookup(q)
         gold = completion(ds.test_labels[i])
         if lookup.response is None:
-            await cache.store(q, lookup, gold)
+            await cache.store(q, lookup, StoredAnswer(gold))
             continue
         hits += 1
         wrong += lookup.response["choices"][0]["message"]["content"] != ds.test_labels[i]

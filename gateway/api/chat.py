@@ -11,11 +11,11 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.api.body import read_json
-from gateway.api.deps import Deps, deps_of
+from gateway.api.deps import Deps
 from gateway.api.errors import json_response
 from gateway.api.idempotency import Idempotency
-from gateway.errors import Conflict, GatewayError
+from gateway.api.intake import admit, refusals
+from gateway.errors import Conflict
 from gateway.pipeline.context import RequestContext
 from gateway.schemas import ChatCompletionRequest
 
@@ -23,26 +23,16 @@ router = APIRouter()
 
 
 async def chat_completions(request: Request) -> Response:
-    deps = deps_of(request)
-    ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
+    deps, ctx, body = await admit(request, ChatCompletionRequest)
     idem_key = request.headers.get("idempotency-key")
-    try:
-        ctx.key_id = deps.auth.client(request.headers.get("authorization"))
-        limit = deps.config.current.gateway.server.max_body_bytes
-        body = await read_json(request, ChatCompletionRequest, limit)
-        if idem_key is not None:
-            Idempotency.check(idem_key)
-    except GatewayError as exc:
-        deps.service.refuse(ctx, exc)
-        raise
     if idem_key is None:
         return await answer(deps, body, ctx)
-    try:
+    with refusals(deps, ctx):
+        Idempotency.check(idem_key)
+    # only the conflict is refused here: the pipeline logs its own refusals and failures
+    with refusals(deps, ctx, body.model, kinds=(Conflict,)):
         return await deps.idempotency.respond(idem_key, await request.body(), body.stream, ctx, deps.usage.record,
                                               lambda: answer(deps, body, ctx))
-    except Conflict as exc:
-        deps.service.refuse(ctx, exc, body.model)
-        raise
 
 
 async def answer(deps: Deps, body: ChatCompletionRequest, ctx: RequestContext) -> Response:

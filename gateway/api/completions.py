@@ -16,11 +16,9 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.api.body import read_json
-from gateway.api.deps import deps_of
 from gateway.api.errors import json_response
-from gateway.errors import GatewayError, InvalidRequest
-from gateway.pipeline.context import RequestContext
+from gateway.api.intake import admit, refusals
+from gateway.errors import InvalidRequest
 from gateway.schemas import ChatCompletionRequest, StreamOptions, Wire
 from gateway.sse import DONE, event
 
@@ -54,15 +52,9 @@ class CompletionRequest(Wire):
 
 
 async def completions(request: Request) -> Response:
-    deps = deps_of(request)
-    ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
-    try:
-        ctx.key_id = deps.auth.client(request.headers.get("authorization"))
-        limit = deps.config.current.gateway.server.max_body_bytes
-        chat = (await read_json(request, CompletionRequest, limit)).to_chat()
-    except GatewayError as exc:
-        deps.service.refuse(ctx, exc)
-        raise
+    deps, ctx, body = await admit(request, CompletionRequest)
+    with refusals(deps, ctx):
+        chat = body.to_chat()
     if not chat.stream:
         answer, headers = await deps.service.complete(chat, ctx)
         return json_response(text_completion(answer, chat.model), headers=headers)

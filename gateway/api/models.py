@@ -9,9 +9,9 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.api.body import read_json
 from gateway.api.deps import DepsDep
 from gateway.api.errors import json_response
+from gateway.api.intake import admit, refusals
 from gateway.errors import InvalidRequest
 from gateway.schemas import EmbeddingRequest
 from retrieval.batching import MicroBatcher
@@ -36,19 +36,19 @@ async def list_models(request: Request, deps: DepsDep) -> Response:
 
 
 @router.post("/v1/embeddings")
-async def embeddings(request: Request, deps: DepsDep) -> Response:
+async def embeddings(request: Request) -> Response:
     """The gateway's own embedder; `model` is echoed, the configured embedder always answers."""
-    deps.auth.client(request.headers.get("authorization"))
+    deps, ctx, body = await admit(request, EmbeddingRequest)
     gateway = deps.config.current.gateway
-    body = await read_json(request, EmbeddingRequest, gateway.server.max_body_bytes)
     texts = [body.input] if isinstance(body.input, str) else body.input
     limits = gateway.embedder
-    _check_inputs(texts, limits.max_input_chars, limits.max_inputs)
-    counts = await asyncio.to_thread(deps.tokens.count, texts)
-    _check_tokens(counts, limits.max_input_tokens)
-    if body.dimensions is not None and body.dimensions != deps.batcher.embedder.dim:
-        raise InvalidRequest(f"dimensions must be {deps.batcher.embedder.dim} for this embedder",
-                             param="dimensions")
+    with refusals(deps, ctx):
+        _check_inputs(texts, limits.max_input_chars, limits.max_inputs)
+        counts = await asyncio.to_thread(deps.tokens.count, texts)
+        _check_tokens(counts, limits.max_input_tokens)
+        if body.dimensions is not None and body.dimensions != deps.batcher.embedder.dim:
+            raise InvalidRequest(f"dimensions must be {deps.batcher.embedder.dim} for this embedder",
+                                 param="dimensions")
     vectors = await embed_in_slices(deps.batcher, texts, gateway.embedder.request_slice)
     data = [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
             for i, v in enumerate(vectors)]

@@ -13,28 +13,18 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.api.body import read_json
-from gateway.api.deps import deps_of
 from gateway.api.errors import json_response
+from gateway.api.intake import admit, refusals
 from gateway.api.responses_wire import ResponsesRequest, StreamTranslator, from_chat, to_chat
-from gateway.errors import GatewayError
-from gateway.pipeline.context import RequestContext
 from gateway.sse import DONE
 
 router = APIRouter()
 
 
 async def create_response(request: Request) -> Response:
-    deps = deps_of(request)
-    ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
-    try:
-        ctx.key_id = deps.auth.client(request.headers.get("authorization"))
-        limit = deps.config.current.gateway.server.max_body_bytes
-        body = await read_json(request, ResponsesRequest, limit)
+    deps, ctx, body = await admit(request, ResponsesRequest)
+    with refusals(deps, ctx):
         chat = to_chat(body)
-    except GatewayError as exc:
-        deps.service.refuse(ctx, exc)
-        raise
     if not body.stream:
         answer, headers = await deps.service.complete(chat, ctx)
         return json_response(from_chat(body, answer), headers=headers)

@@ -4,9 +4,9 @@ The request path uses it like this (NoCache has the same calls, so there is no `
 
     control = parse_cache_control(request.headers)
     lookup = await cache.lookup(CacheQuery(..., control=control))
-    if lookup.response is not None:      # hit or semantic-hit; header: lookup.header()
-        ...answer from lookup.response (replay_as_stream when the client asked for a stream)
-    response = await cache.fill(q, lookup, call_upstream)   # coalesced, stored when complete
+    if lookup.stored is not None:        # hit or semantic-hit; header: lookup.header()
+        ...answer from lookup.stored.body (replay_as_stream when the client asked for a stream)
+    answer = await cache.fill(q, lookup, call_upstream)   # a StoredAnswer: coalesced, stored when complete
 """
 
 from gateway.cache.base import NoCache, ResponseCache
@@ -17,6 +17,7 @@ from gateway.cache.query import CACHE_HEADER, CacheControl, CacheLookup, CacheQu
 from gateway.cache.replay import collect_stream, replay_as_stream
 from gateway.cache.singleflight import SingleFlight
 from gateway.cache.stats import CacheStats
+from gateway.cache.stored import StoredAnswer
 from gateway.cache.tiered import TieredCache, evidence_space
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "NoCache",
     "ResponseCache",
     "SingleFlight",
+    "StoredAnswer",
     "TieredCache",
     "build_cache",
     "cacheable",

@@ -12,6 +12,7 @@ import numpy as np
 
 from gateway.cache.query import CacheLookup, CacheQuery
 from gateway.cache.stats import CacheStats
+from gateway.cache.stored import StoredAnswer
 
 T = TypeVar("T")
 Completion = dict[str, Any]
@@ -28,8 +29,8 @@ class ResponseCache(Protocol):
         """hit, semantic-hit (with score), miss (call upstream, then store) or bypass (never cached)."""
         ...
 
-    async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
-        """Keep *response* for a miss; anything else, and incomplete responses, are ignored."""
+    async def store(self, q: CacheQuery, lookup: CacheLookup, answer: StoredAnswer) -> None:
+        """Keep *answer* for a miss; anything else, and incomplete responses, are ignored."""
         ...
 
     async def observe(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> bool | None:
@@ -44,7 +45,8 @@ class ResponseCache(Protocol):
         """Run *fn* once for concurrent callers with the same non-empty key."""
         ...
 
-    async def fill(self, q: CacheQuery, lookup: CacheLookup, fn: Callable[[], Awaitable[Completion]]) -> Completion:
+    async def fill(self, q: CacheQuery, lookup: CacheLookup,
+                   fn: Callable[[], Awaitable[StoredAnswer]]) -> StoredAnswer:
         """The miss path in one call: coalesce on the key, call *fn* once, store its response."""
         ...
 
@@ -63,9 +65,9 @@ class NoCache:
 
     async def lookup(self, q: CacheQuery) -> CacheLookup:
         self.stats.bypasses += 1
-        return CacheLookup(status="bypass", response=None, score=None, key="")
+        return CacheLookup(status="bypass", stored=None, score=None, key="")
 
-    async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
+    async def store(self, q: CacheQuery, lookup: CacheLookup, answer: StoredAnswer) -> None:
         return None
 
     async def observe(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> bool | None:
@@ -77,5 +79,6 @@ class NoCache:
     async def coalesce(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         return await fn()
 
-    async def fill(self, q: CacheQuery, lookup: CacheLookup, fn: Callable[[], Awaitable[Completion]]) -> Completion:
+    async def fill(self, q: CacheQuery, lookup: CacheLookup,
+                   fn: Callable[[], Awaitable[StoredAnswer]]) -> StoredAnswer:
         return await fn()

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from gateway.cache.bounded import Cell
+from gateway.cache.stored import StoredAnswer
 from gateway.config.route_sections import CacheSettings
 from gateway.errors import InvalidRequest
 
@@ -69,7 +70,7 @@ class CacheLookup:
     """
 
     status: LookupStatus
-    response: dict[str, Any] | None
+    stored: StoredAnswer | None
     score: float | None
     key: str
     rule: str = ""
@@ -78,6 +79,11 @@ class CacheLookup:
     cell: Cell | None = None
     answer: str = ""
     space: str = ""
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        """The cached response body of a hit."""
+        return self.stored.body if self.stored is not None else None
 
     @property
     def learns(self) -> bool:

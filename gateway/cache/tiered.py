@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 import numpy as np
-import orjson
 
 from gateway.cache.answers import answer_digest, text_digest
 from gateway.cache.base import Completion
@@ -24,9 +23,10 @@ from gateway.cache.rules import Verdict, judge
 from gateway.cache.semantic import SemanticEntry, SemanticIndex
 from gateway.cache.singleflight import SingleFlight
 from gateway.cache.stats import CacheStats
+from gateway.cache.stored import StoredAnswer, decode
 
 T = TypeVar("T")
-BYPASS = CacheLookup(status="bypass", response=None, score=None, key="")
+BYPASS = CacheLookup(status="bypass", stored=None, score=None, key="")
 
 
 class EntryStore(Protocol):
@@ -95,20 +95,20 @@ class TieredCache:
                     return found
         self.stats.misses += 1
         if verdict is None or verdict.cell is None:
-            return CacheLookup(status="miss", response=None, score=None, key=key)
-        return CacheLookup(status="miss", response=None, score=None, key=key, rule=verdict.rule,
+            return CacheLookup(status="miss", stored=None, score=None, key=key)
+        return CacheLookup(status="miss", stored=None, score=None, key=key, rule=verdict.rule,
                            cell=verdict.cell, answer=verdict.answer, space=evidence_space(q))
 
-    async def store(self, q: CacheQuery, lookup: CacheLookup, response: Completion) -> None:
+    async def store(self, q: CacheQuery, lookup: CacheLookup, answer: StoredAnswer) -> None:
         if lookup.status != "miss" or not lookup.key:
             return
-        if not storable(response):
+        if not storable(answer.body):
             self.stats.rejected += 1
             return
-        await self.observe(q, lookup, response)
+        await self.observe(q, lookup, answer.body)
         try:
-            await self._store.put(lookup.key, orjson.dumps(response), q.settings.ttl_s,
-                                  self._entry(q, lookup.key, response))
+            await self._store.put(lookup.key, answer.encode(), q.settings.ttl_s,
+                                  self._entry(q, lookup.key, answer.body))
         except StoreUnavailable:
             return
         self.stats.stores += 1
@@ -149,30 +149,31 @@ class TieredCache:
             return await fn()
         return await self._flights.do(key, fn)
 
-    async def fill(self, q: CacheQuery, lookup: CacheLookup, fn: Callable[[], Awaitable[Completion]]) -> Completion:
-        async def call_and_store() -> Completion:
-            response = await fn()
-            await self.store(q, lookup, response)
-            return response
+    async def fill(self, q: CacheQuery, lookup: CacheLookup,
+                   fn: Callable[[], Awaitable[StoredAnswer]]) -> StoredAnswer:
+        async def call_and_store() -> StoredAnswer:
+            answer = await fn()
+            await self.store(q, lookup, answer)
+            return answer
 
         return await self.coalesce(lookup.key, call_and_store)
 
     async def _read(self, q: CacheQuery, key: str) -> tuple[CacheLookup | None, Verdict | None]:
-        response = _decode(await self._store.get(key))
-        if response is not None:
+        stored = decode(await self._store.get(key))
+        if stored is not None:
             self.stats.hits += 1
-            return CacheLookup(status="hit", response=response, score=None, key=key), None
+            return CacheLookup(status="hit", stored=stored, score=None, key=key), None
         verdict = self._verdict(q)
         if verdict is None or not verdict.serve:
             return None, verdict
-        response = _decode(await self._store.get(verdict.key))
-        if response is None:
+        stored = decode(await self._store.get(verdict.key))
+        if stored is None:
             # Expired or evicted from the store (or Redis restarted empty): forget the vector too.
             self._index.discard(verdict.key)
             return None, None
         self.stats.semantic_hits += 1
         self.stats.verify_requested += verdict.verify
-        hit = CacheLookup(status="semantic-hit", response=response, score=verdict.score, key=key,
+        hit = CacheLookup(status="semantic-hit", stored=stored, score=verdict.score, key=key,
                           rule=verdict.rule, error=verdict.error, verify=verdict.verify, cell=verdict.cell,
                           answer=verdict.answer, space=evidence_space(q))
         return hit, verdict
@@ -206,11 +207,3 @@ def evidence_space(q: CacheQuery) -> str:
     """Where bounded-cache evidence is pooled: one route version (its cached answers share that key too)."""
     return f"{q.route}@{q.route_version}"
 
-
-def _decode(value: bytes | None) -> Completion | None:
-    if value is None:
-        return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None

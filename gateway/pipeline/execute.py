@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -13,9 +14,10 @@ from gateway.cache import replay_as_stream
 from gateway.config.policy import CascadePolicy
 from gateway.config.route import ClassifierTarget, ModelTarget
 from gateway.errors import GatewayError, RateLimited, UpstreamBadStream, UpstreamError, UpstreamTimeout
+from gateway.pipeline.outcome import Failure, Outcome, Usage
 from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
-from gateway.routing import Decision, Scope, SmallAnswer, next_target, out_of_scope, review
+from gateway.routing import Decision, OutOfScope, Scope, SmallAnswer, next_target, out_of_scope, review
 from gateway.telemetry import response_attributes, step, upstream_attributes
 
 Chunk = dict[str, Any]
@@ -23,57 +25,62 @@ RETRYABLE = (UpstreamError, UpstreamTimeout, RateLimited)
 
 
 class TargetRunner:
-    """Calls model targets through their providers and classifier targets in-process."""
+    """Calls model targets through their providers and classifier targets in-process.
+
+    Both calls raise `Failure` when no target is left to try, naming the target that failed last.
+    """
 
     def __init__(self, providers: ProviderRegistry) -> None:
         self.providers = providers
 
-    async def complete(self, plan: Plan) -> dict[str, Any]:
+    async def complete(self, plan: Plan) -> Outcome:
         """The answer of the first target that succeeds and passes review."""
         decision = plan.decision
         while True:
-            plan.use(decision)
             try:
-                body = await self._call(plan)
-            except RETRYABLE as exc:
+                outcome, scope = await self._call(plan, decision)
+            except GatewayError as exc:
                 decision = _after_failure(plan, decision, exc)
                 continue
-            escalation = _review(plan, decision, body)
-            if escalation is None:
-                return body
-            decision = escalation
+            reviewed = _review(plan, decision, outcome, scope)
+            if isinstance(reviewed, Outcome):
+                return reviewed
+            decision = reviewed
 
-    async def open_stream(self, plan: Plan) -> AsyncIterator[Chunk]:
-        """A stream whose first chunk has arrived; failures before it fall back like `complete`."""
+    async def open_stream(self, plan: Plan) -> tuple[Outcome, AsyncIterator[Chunk]]:
+        """Who answers, and a stream whose first chunk has arrived; failures before it fall back like `complete`."""
         decision = plan.decision
         while True:
-            plan.use(decision)
-            if plan.is_classifier(plan.target):
-                body = await self._call(plan)
-                escalation = _review(plan, decision, body)
-                if escalation is None:
-                    return _aiter(replay_as_stream(body, include_usage=True))
-                decision = escalation
+            if plan.is_classifier(decision.target):
+                try:
+                    outcome, scope = await self._call(plan, decision)
+                except GatewayError as exc:
+                    decision = _after_failure(plan, decision, exc)
+                    continue
+                reviewed = _review(plan, decision, outcome, scope)
+                if isinstance(reviewed, Outcome):
+                    return replace(reviewed, body={}), _aiter(replay_as_stream(reviewed.body, include_usage=True))
+                decision = reviewed
                 continue
             try:
-                return await self._first_chunk(plan)
-            except RETRYABLE as exc:
+                return _attempt(plan, decision), await self._first_chunk(plan, decision.target)
+            except GatewayError as exc:
                 decision = _after_failure(plan, decision, exc)
 
-    async def _call(self, plan: Plan) -> dict[str, Any]:
-        spec = plan.spec(plan.target)
+    async def _call(self, plan: Plan, decision: Decision) -> tuple[Outcome, OutOfScope | None]:
+        spec = plan.spec(decision.target)
         if isinstance(spec, ClassifierTarget):
-            with step("ragway.classify", {"ragway.target": plan.target}):
-                return self._classify(plan)
+            with step("ragway.classify", {"ragway.target": decision.target}):
+                return self._classify(plan, decision)
         model = self.providers.models[spec.model].model if spec.model in self.providers.models else spec.model
         with step(f"chat {model}", upstream_attributes(model, plan.params), SpanKind.CLIENT) as span:
             body = await self.providers.get(spec.model).complete(plan.payload())
             span.set_attributes(response_attributes(body))
-        return body
+        return replace(_attempt(plan, decision), body=body, usage=Usage.of(body.get("usage"))), None
 
-    async def _first_chunk(self, plan: Plan) -> AsyncIterator[Chunk]:
+    async def _first_chunk(self, plan: Plan, target: str) -> AsyncIterator[Chunk]:
         """Opens the stream; its span ends at the first chunk (the rest flows under the request's span)."""
-        spec = plan.spec(plan.target)
+        spec = plan.spec(target)
         assert isinstance(spec, ModelTarget)
         payload = dict(plan.payload(), stream_options={"include_usage": True})
         model = self.providers.models[spec.model].model if spec.model in self.providers.models else spec.model
@@ -85,20 +92,22 @@ class TargetRunner:
             raise UpstreamBadStream(f"model '{spec.model}' answered 200 with an empty stream")
         return _prepend(first, chunks)
 
-    def _classify(self, plan: Plan) -> dict[str, Any]:
+    def _classify(self, plan: Plan, decision: Decision) -> tuple[Outcome, OutOfScope | None]:
         if plan.vector is None:
-            raise UpstreamError(f"classifier target '{plan.target}' needs the request embedding")
-        head = plan.resources.head(plan.name, plan.target)
+            raise UpstreamError(f"classifier target '{decision.target}' needs the request embedding")
+        head = plan.resources.head(plan.name, decision.target)
         # A tuned encoder (`finetune --method encoder`) embeds the query itself; other heads share the request's.
         vector = head.encoder.encode([_last_user_text(plan)])[0] if head.encoder is not None else plan.vector
         prediction = head.predict(vector)
-        plan.confidence = prediction.confidence
-        plan.scope = out_of_scope(plan.config.unknown if plan.config else None,
-                                  Scope(prediction.similarity, head.novelty_threshold))
-        if plan.scope is not None and not plan.scope.escalate:
-            plan.reason = f"{plan.reason}; {plan.scope.reason}"
-            return classifier_completion(plan.record.request_id, plan.target, str(plan.scope.label))
-        return classifier_completion(plan.record.request_id, plan.target, prediction.label)
+        scope = out_of_scope(plan.config.unknown if plan.config else None,
+                             Scope(prediction.similarity, head.novelty_threshold))
+        label, reason = prediction.label, decision.reason
+        if scope is not None and not scope.escalate:
+            label, reason = str(scope.label), f"{reason}; {scope.reason}"
+        body = classifier_completion(plan.request_id, decision.target, label)
+        outcome = Outcome(body, decision.target, plan.model_of(decision.target), reason, prediction.confidence,
+                          Usage(0, 0))
+        return outcome, scope
 
 
 def classifier_completion(request_id: str, target: str, label: str) -> dict[str, Any]:
@@ -113,42 +122,36 @@ def classifier_completion(request_id: str, target: str, label: str) -> dict[str,
     }
 
 
+def _attempt(plan: Plan, decision: Decision) -> Outcome:
+    return Outcome({}, decision.target, plan.model_of(decision.target), decision.reason)
+
+
 def _after_failure(plan: Plan, decision: Decision, exc: GatewayError) -> Decision:
-    following = next_target(decision, decision.target, exc.code)
+    following = next_target(decision, decision.target, exc.code) if isinstance(exc, RETRYABLE) else None
     if following is None:
-        raise exc
+        raise Failure(exc, _attempt(plan, decision)) from exc
     return following
 
 
-def _review(plan: Plan, decision: Decision, body: dict[str, Any]) -> Decision | None:
-    """For a cascade's small answer: None to keep it, or the decision to escalate."""
+def _review(plan: Plan, decision: Decision, outcome: Outcome, scope: OutOfScope | None) -> Outcome | Decision:
+    """For a cascade's small answer: the outcome to keep, or the decision to escalate to."""
     config = plan.config
     if config is None or decision.escalate_to is None or not isinstance(config.policy, CascadePolicy):
-        return None
+        return outcome
     policy = config.policy
-    if plan.scope is not None:
-        return _scope_review(plan, policy)
-    text = ((body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
-    spec = plan.spec(decision.target)
-    head = plan.resources.head(plan.name, decision.target) if isinstance(spec, ClassifierTarget) else None
+    if scope is not None:
+        # out of scope: kept when the route answers a fixed label, else escalated
+        if not scope.escalate:
+            return outcome
+        return Decision(target=policy.large, reason=f"cascade: {scope.reason} -> {policy.large}")
+    text = ((outcome.body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
+    head = plan.resources.head(plan.name, decision.target) if plan.is_classifier(decision.target) else None
     labels = config.labels or (head.labels if head else ())
-    verdict = review(policy, SmallAnswer(text, plan.confidence if head else None), labels, config.task,
+    verdict = review(policy, SmallAnswer(text, outcome.confidence if head else None), labels, config.task,
                      calibrated=head.threshold if head else None)
-    plan.reason = verdict.reason
-    if not verdict.escalated:
-        return None
-    plan.confidence = None
-    return Decision(target=verdict.target, reason=verdict.reason)
-
-
-def _scope_review(plan: Plan, policy: CascadePolicy) -> Decision | None:
-    """An out-of-scope small answer: kept when the route answers a fixed label, else escalated."""
-    assert plan.scope is not None
-    if not plan.scope.escalate:
-        return None
-    reason = f"cascade: {plan.scope.reason} -> {policy.large}"
-    plan.reason, plan.confidence, plan.scope = reason, None, None
-    return Decision(target=policy.large, reason=reason)
+    if verdict.escalated:
+        return Decision(target=verdict.target, reason=verdict.reason)
+    return replace(outcome, reason=verdict.reason)
 
 
 def _last_user_text(plan: Plan) -> str:

@@ -1,52 +1,61 @@
-"""A request's plan: which route, target and model answer it, with what messages, and why."""
+"""A request's plan: which route and target answer it, with what messages, and why. Made once, never changed."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from gateway.cache import CacheLookup, CacheQuery
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig, Target
 from gateway.config.snapshot import Route
-from gateway.limits import NO_GRANT, Grant
+from gateway.pipeline.context import RequestContext
 from gateway.pipeline.resources import RouteResources
 from gateway.pipeline.retrieve import NOTHING, Retrieved
-from gateway.routing import Decision, OutOfScope
-from gateway.usage.record import RequestRecord
+from gateway.routing import Decision
+from gateway.usage.record import Latency, RequestRecord
 
-BYPASS = CacheLookup(status="bypass", response=None, score=None, key="")
+BYPASS = CacheLookup(status="bypass", stored=None, score=None, key="")
 
 
-@dataclass(slots=True)
+class Timings(NamedTuple):
+    """Milliseconds the preparation spent in each of its steps."""
+
+    embed_ms: float = 0.0
+    cache_ms: float = 0.0
+    retrieve_ms: float = 0.0
+
+
+NO_TIME = Timings()
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     name: str
     route: Route | None
     decision: Decision
     messages: list[dict[str, Any]]
     params: dict[str, Any]
-    record: RequestRecord
     resources: RouteResources
+    request_id: str = ""
     vector: np.ndarray | None = None
     retrieved: Retrieved = NOTHING
     query: CacheQuery | None = None
     lookup: CacheLookup = BYPASS
-    target: str = ""
-    model: str = ""
-    reason: str = ""
-    confidence: float | None = None
-    scope: OutOfScope | None = None  # set when the small model found the query out of scope
-    answered_from_cache: bool = False
-    # True for a request that shared another identical request's upstream call (billed on that one)
-    coalesced: bool = False
-    # what was reserved against budgets and rate limits, settled when the answer is recorded
-    grant: Grant = NO_GRANT
-    extra: dict[str, Any] = field(default_factory=dict)
+    timings: Timings = NO_TIME
+    input_text: str = ""  # the last user message, kept only for routes with `log_text`
+    # the request log's id for this request; budgets reserve under it before the record exists
+    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def config(self) -> RouteConfig | None:
         return self.route.config if self.route else None
+
+    @property
+    def answered_from_cache(self) -> bool:
+        return self.lookup.stored is not None
 
     def spec(self, target: str) -> Target:
         """The route's target by name; a directly named model is its own only target."""
@@ -54,13 +63,9 @@ class Plan:
             return ModelTarget(model=target)
         return self.route.config.targets[target]
 
-    def use(self, decision: Decision) -> None:
-        """Make *decision* the one being carried out."""
-        self.decision = decision
-        self.target = decision.target
-        self.reason = decision.reason
-        spec = self.spec(decision.target)
-        self.model = spec.model if isinstance(spec, ModelTarget) else f"classifier:{spec.classifier}"
+    def model_of(self, target: str) -> str:
+        spec = self.spec(target)
+        return spec.model if isinstance(spec, ModelTarget) else f"classifier:{spec.classifier}"
 
     def is_classifier(self, target: str) -> bool:
         return isinstance(self.spec(target), ClassifierTarget)
@@ -68,35 +73,9 @@ class Plan:
     def payload(self) -> dict[str, Any]:
         return {"messages": self.messages, **self.params}
 
-    def meta(self) -> dict[str, Any]:
-        """The `ragway` extension field of a response: who answered, why, and what was retrieved."""
-        meta: dict[str, Any] = {
-            "route": self.name if self.route else None,
-            "route_version": self.route.version if self.route else None,
-            "target": self.target,
-            "model": self.model,
-            "reason": self.reason,
-            "cache": self.lookup.header(),
-            "retrieved": self.retrieved.summary(),
-        }
-        if self.confidence is not None:
-            meta["confidence"] = round(self.confidence, 4)
-        return meta
-
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "x-ragway-route": self.name if self.route else "",
-            "x-ragway-target": self.target,
-            "x-ragway-model": self.model,
-            "x-ragway-decision": _latin1(self.reason),
-            "x-ragway-cache": self.lookup.header(),
-        }
-        found = self.retrieved.summary()
-        if found:
-            headers["x-ragway-retrieved"] = ",".join(f"{r['id']}:{r['score']:.3f}" for r in found)
-        return headers
-
-
-def _latin1(text: str) -> str:
-    # header values must be latin-1; reasons may quote labels or model text
-    return text.encode("latin-1", "replace").decode("latin-1")
+    def record(self, ctx: RequestContext) -> RequestRecord:
+        """The request's log record as preparation left it; the service fills in the call."""
+        return RequestRecord(ts=ctx.ts, request_id=self.request_id, route=self.name if self.route else "",
+                             route_version=self.route.version if self.route else "", key_id=ctx.key_id,
+                             input_text=self.input_text, retrieved_ids=[r["id"] for r in self.retrieved.summary()],
+                             latency=Latency(*self.timings), record_id=self.record_id)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from gateway.cache import CacheQuery, ResponseCache, parse_cache_control
 from gateway.config.policy import CascadePolicy, RetrievalPolicy
@@ -12,13 +15,13 @@ from gateway.config.snapshot import Route
 from gateway.config.store import ConfigStore, Live
 from gateway.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.plan import Plan
+from gateway.pipeline.plan import Plan, Timings
+from gateway.pipeline.resources import RouteResources
 from gateway.pipeline.retrieve import NOTHING, Assembled, RetrievalJob, assemble_many, prompt_messages
 from gateway.pipeline.target_health import TargetHealth
 from gateway.routing import Decision, RequestFeatures, RetrievalSignals, decide
 from gateway.schemas import ChatCompletionRequest
 from gateway.telemetry import step
-from gateway.usage.record import RequestRecord
 from retrieval.batch_worker import BatchWorker
 from retrieval.batching import MicroBatcher
 
@@ -46,19 +49,31 @@ class Preparer:
         if route.name in live.resources.unavailable:
             raise ServiceUnavailable(f"route '{route.name}' is unavailable: {live.resources.unavailable[route.name]}",
                                      code="route_unavailable")
-        plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=[],
-                    params=route_params(route.config, req), record=_record(ctx, route, req), resources=live.resources)
-        await self._embed(plan, req)
-        await self._lookup(plan, req, ctx)
+        params = route_params(route.config, req)
+        vector, embed_ms = await self._embed(route.config, req)
+        query = _query(route, live.resources, req, ctx, params, vector)
+        started = time.perf_counter()
+        with step("ragway.cache.lookup") as span:
+            lookup = await self.cache.lookup(query)
+            span.set_attribute("ragway.cache", lookup.header())
+        # a hit's saving is priced on the messages as sent (the large model's counterfactual cost)
+        plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=query.messages, params=params,
+                    resources=live.resources, request_id=ctx.request_id, vector=vector, query=query, lookup=lookup,
+                    timings=Timings(embed_ms, _ms(started)),
+                    input_text=req.last_user_text() if route.config.log_text else "")
         if plan.answered_from_cache:
             return plan
-        await self._retrieve_and_decide(plan, req, ctx)
-        return plan
+        started = time.perf_counter()
+        job = self._job(plan, req)
+        with step("ragway.retrieve") as span:
+            # searches and prompt assembly run in the retrieval thread, batched with concurrent requests'
+            assembled = await self.retriever.submit(job) if job is not None else self._unretrieved(plan, req)
+        return self._decide(plan, req, ctx, assembled, span, started)
 
-    async def _embed(self, plan: Plan, req: ChatCompletionRequest) -> None:
-        assert plan.config is not None
-        if not needs_vector(plan.config):
-            return
+    async def _embed(self, config: RouteConfig, req: ChatCompletionRequest) -> tuple[np.ndarray | None, float]:
+        """The request's vector and the milliseconds it took; None when nothing on the route reads it."""
+        if not needs_vector(config):
+            return None, 0.0
         text = req.last_user_text().strip()
         limit = self.config.current.gateway.embedder.max_input_chars
         if not text:
@@ -69,46 +84,17 @@ class Preparer:
         started = time.perf_counter()
         model = self.config.current.gateway.embedder.model
         with step("ragway.embed", {"gen_ai.operation.name": "embeddings", "gen_ai.request.model": model}):
-            plan.vector = await self.embedder.embed(text)
-        plan.record.latency.embed_ms = _ms(started)
+            vector = await self.embedder.embed(text)
+        return vector, _ms(started)
 
-    async def _lookup(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
-        assert plan.route is not None and plan.config is not None
-        started = time.perf_counter()
-        plan.query = CacheQuery(
-            route=plan.name, route_version=plan.route.version,
-            index_versions=plan.resources.index_versions(plan.config),
-            messages=[m.model_dump(exclude_none=True) for m in req.messages], params=plan.params,
-            vector=plan.vector, settings=plan.config.cache, control=parse_cache_control(ctx.headers),
-            task=plan.config.task, scope=ctx.key_id if plan.config.cache.scope == "key" else "",
-        )
-        with step("ragway.cache.lookup") as span:
-            plan.lookup = await self.cache.lookup(plan.query)
-            span.set_attribute("ragway.cache", plan.lookup.header())
-        plan.record.latency.cache_ms = _ms(started)
-        if plan.lookup.response is not None:
-            plan.answered_from_cache = True
-            # what the hit saved is priced on these (the large model's counterfactual cost)
-            plan.messages = plan.query.messages
-            earlier = plan.lookup.response.get("ragway") or {}
-            plan.target, plan.model = earlier.get("target", "cache"), earlier.get("model", "")
-            plan.reason = f"cache: {plan.lookup.header()}"
-
-    def decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
-        """Retrieve and decide for a plan the cache did not answer (a verification call is one), in this thread."""
+    def decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
+        """*plan* retrieved for and decided, in this thread, for a request the cache did not answer (a
+        verification call is one)."""
         started = time.perf_counter()
         job = self._job(plan, req)
         with step("ragway.retrieve") as span:
             assembled = assemble_many([job])[0] if job is not None else self._unretrieved(plan, req)
-        self._decide(plan, req, ctx, assembled, span, started)
-
-    async def _retrieve_and_decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
-        started = time.perf_counter()
-        job = self._job(plan, req)
-        with step("ragway.retrieve") as span:
-            # searches and prompt assembly run in the retrieval thread, batched with concurrent requests'
-            assembled = await self.retriever.submit(job) if job is not None else self._unretrieved(plan, req)
-        self._decide(plan, req, ctx, assembled, span, started)
+        return self._decide(plan, req, ctx, assembled, span, started)
 
     def _job(self, plan: Plan, req: ChatCompletionRequest) -> RetrievalJob | None:
         """The retrieval work of *plan*; None when the route searches no index."""
@@ -125,23 +111,22 @@ class Preparer:
         return Assembled(found=NOTHING, kept=kept, messages=messages)
 
     def _decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext, assembled: Assembled,
-                span: Any, started: float) -> None:
+                span: Any, started: float) -> Plan:
         assert plan.config is not None
         config = plan.config
-        plan.messages, kept = assembled.messages, assembled.kept
+        kept = assembled.kept
         span.set_attributes({"ragway.retrieval.examples": len(kept.examples),
                              "ragway.retrieval.documents": len(kept.documents),
                              "ragway.index_versions": list(plan.resources.index_versions(config))})
-        plan.record.latency.retrieve_ms = _ms(started)
+        retrieve_ms = _ms(started)
         features = RequestFeatures(request_id=ctx.request_id, user=req.user, text_chars=len(req.last_user_text()))
         signals = RetrievalSignals.from_hits(assembled.found.examples)
         with step("ragway.route") as route_span:
-            plan.decision = decide(config.policy, features, signals, self.health.stats(plan.name))
-            route_span.set_attributes({"ragway.policy": config.policy.kind, "ragway.target": plan.decision.target,
-                                       "ragway.reason": plan.decision.reason})
-        plan.retrieved = kept
-        plan.record.retrieved_ids = [r["id"] for r in kept.summary()]
-        plan.use(plan.decision)
+            decision = decide(config.policy, features, signals, self.health.stats(plan.name))
+            route_span.set_attributes({"ragway.policy": config.policy.kind, "ragway.target": decision.target,
+                                       "ragway.reason": decision.reason})
+        return replace(plan, decision=decision, messages=assembled.messages, retrieved=kept,
+                       timings=plan.timings._replace(retrieve_ms=retrieve_ms))
 
     def _direct(self, live: Live, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
         if req.model not in live.snapshot.gateway.models:
@@ -149,12 +134,10 @@ class Preparer:
                 f"model '{req.model}' is neither a route nor a configured model; GET /v1/models lists them",
                 param="model",
             )
-        record = RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route="", key_id=ctx.key_id)
         decision = Decision(target=req.model, reason="direct: model named by the client")
-        plan = Plan(name=req.model, route=None, decision=decision, messages=[m.model_dump(exclude_none=True)
-                    for m in req.messages], params=req.upstream_params(), record=record, resources=live.resources)
-        plan.use(decision)
-        return plan
+        return Plan(name=req.model, route=None, decision=decision,
+                    messages=[m.model_dump(exclude_none=True) for m in req.messages], params=req.upstream_params(),
+                    resources=live.resources, request_id=ctx.request_id)
 
 
 def retrieval_worker() -> Retriever:
@@ -190,9 +173,15 @@ def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, A
     return params
 
 
-def _record(ctx: RequestContext, route: Route, req: ChatCompletionRequest) -> RequestRecord:
-    return RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route.name, route_version=route.version,
-                         key_id=ctx.key_id, input_text=req.last_user_text() if route.config.log_text else "")
+def _query(route: Route, resources: RouteResources, req: ChatCompletionRequest, ctx: RequestContext,
+           params: dict[str, Any], vector: np.ndarray | None) -> CacheQuery:
+    config = route.config
+    return CacheQuery(
+        route=route.name, route_version=route.version, index_versions=resources.index_versions(config),
+        messages=[m.model_dump(exclude_none=True) for m in req.messages], params=params, vector=vector,
+        settings=config.cache, control=parse_cache_control(ctx.headers), task=config.task,
+        scope=ctx.key_id if config.cache.scope == "key" else "",
+    )
 
 
 def _messages(plan: Plan, req: ChatCompletionRequest) -> list[dict[str, Any]]:

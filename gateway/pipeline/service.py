@@ -1,22 +1,24 @@
-"""The request path: prepare (embed, cache, retrieve, decide) -> call -> record."""
+"""The request path: prepare (embed, cache, retrieve, decide) -> reserve -> call -> record."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
 
-from gateway.cache import ResponseCache, collect_stream, replay_as_stream
+from gateway.cache import ResponseCache, StoredAnswer, collect_stream, replay_as_stream
 from gateway.config.limits import LimitsConfig
 from gateway.config.store import ConfigStore
 from gateway.errors import GatewayError, UpstreamBadStream
-from gateway.limits import Limiter
+from gateway.limits import NO_GRANT, Grant, Limiter
 from gateway.limits.counters import MemoryCounters
 from gateway.pipeline.admission import worst_case
 from gateway.pipeline.coalesce import StreamFlights
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.execute import TargetRunner
+from gateway.pipeline.outcome import Failure, Outcome, Usage, decided, from_cache, headers, meta
 from gateway.pipeline.plan import Plan
 from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.target_health import TargetHealth
@@ -24,14 +26,19 @@ from gateway.pipeline.verify import Verifier
 from gateway.schemas import ChatCompletionRequest
 from gateway.sse import DONE, event
 from gateway.usage.pricing import approximate_tokens, fill_costs
-from gateway.usage.record import COALESCED, RequestRecord
+from gateway.usage.record import COALESCED, Recorder, RequestRecord
 
 Chunk = dict[str, Any]
 log = logging.getLogger("ragway.service")
 
 
-class Recorder(Protocol):
-    def record(self, rec: RequestRecord) -> None: ...
+@dataclass(frozen=True, slots=True)
+class Call:
+    """When the call started (and its first byte came), and what it reserved against budgets and rate limits."""
+
+    started: float
+    grant: Grant
+    ttfb: float | None = None
 
 
 class ChatService:
@@ -51,45 +58,42 @@ class ChatService:
 
     async def complete(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, str]]:
         plan = await self._prepare(req, ctx)
-        await self._reserve(plan, ctx)
-        started = time.perf_counter()
+        call = Call(time.perf_counter(), await self._reserve(plan, ctx))
         try:
-            body = dict(plan.lookup.response or {}) if plan.answered_from_cache else await self._call(plan)
-        except GatewayError as exc:
-            self._finish(plan, ctx, started, error=exc)
-            raise
-        if not plan.answered_from_cache:
-            _take_usage(plan.record, body.get("usage"))
-        body["ragway"] = plan.meta()
-        self._finish(plan, ctx, started, output=_message_text(body))
+            outcome = from_cache(plan) if plan.answered_from_cache else await self._call(plan)
+        except Failure as failed:
+            self._finish(plan, ctx, failed.last, call, error=failed.error)
+            raise failed.error from None
+        self._finish(plan, ctx, outcome, call, output=_message_text(outcome.body))
         self.verifier.schedule(plan, req, ctx)
-        return body, {**plan.headers(), **plan.grant.headers}
+        return {**outcome.body, "ragway": meta(plan, outcome)}, {**headers(plan, outcome), **call.grant.headers}
 
     async def open_stream(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[AsyncIterator[bytes],
                                                                                            dict[str, str]]:
         """Start the answer stream; errors before its first chunk raise as normal HTTP errors."""
         plan = await self._prepare(req, ctx)
-        plan.record.stream = True
-        await self._reserve(plan, ctx)
+        call = Call(time.perf_counter(), await self._reserve(plan, ctx))
         wants_usage = bool(req.stream_options and req.stream_options.include_usage)
-        started = time.perf_counter()
         if plan.answered_from_cache:
+            head = replace(from_cache(plan), body={})
             chunks = _aiter(replay_as_stream(plan.lookup.response or {}, include_usage=True))
             self.verifier.schedule(plan, req, ctx)
         else:
             try:
-                chunks = await self._open_upstream(plan)
-            except UpstreamBadStream as exc:
+                head, chunks = await self._open_upstream(plan)
+            except Failure as failed:
+                if not isinstance(failed.error, UpstreamBadStream):
+                    self._finish(plan, ctx, failed.last, call, error=failed.error, stream=True)
+                    raise failed.error from None
                 # the upstream said 200: the client gets a stream too, ending in the error event
-                chunks = _failing(exc)
-            except GatewayError as exc:
-                self._finish(plan, ctx, started, error=exc)
-                raise
-        ttfb = time.perf_counter()
-        return self._relay(plan, ctx, chunks, started, ttfb, wants_usage), {**plan.headers(), **plan.grant.headers}
+                head, chunks = failed.last, _failing(failed.error)
+        call = replace(call, ttfb=time.perf_counter())
+        return self._relay(plan, ctx, head, chunks, call, wants_usage), {**headers(plan, head), **call.grant.headers}
 
     def refuse(self, ctx: RequestContext, error: GatewayError, route: str = "") -> None:
-        """Log a request refused before it had a plan: bad key, bad body, unknown route, unusable input."""
+        """Log a request refused before it had a plan: bad key, bad body, unknown route, unusable input, limits.
+
+        Every refusal on every endpoint is logged here, once."""
         rec = RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route, key_id=ctx.key_id,
                             decision="refused", reason=f"refused: {error.message}", status=error.status,
                             error_type=error.code)
@@ -105,144 +109,152 @@ class ChatService:
             self.refuse(ctx, exc, req.model if known else "")
             raise
 
-    async def _reserve(self, plan: Plan, ctx: RequestContext) -> None:
+    async def _reserve(self, plan: Plan, ctx: RequestContext) -> Grant:
         """Reserve the plan's worst case against its key's and route's limits; a refusal is logged and raised."""
         if not self.limiter.active:
-            return
+            return NO_GRANT
         gateway = self.config.current.gateway
-        ask = worst_case(plan, gateway.models, gateway.limits.default_max_tokens)
+        ask = worst_case(plan, ctx.key_id, gateway.models, gateway.limits.default_max_tokens)
         try:
-            plan.grant = await self.limiter.reserve(ask)
+            return await self.limiter.reserve(ask)
         except GatewayError as exc:
             self.refuse(ctx, exc, ask.route)
             raise
 
-    async def _call(self, plan: Plan) -> dict[str, Any]:
+    async def _call(self, plan: Plan) -> Outcome:
+        """The answer to a cache miss; identical concurrent requests (same cache key) share one call."""
         if plan.query is None:
             return await self.runner.complete(plan)
-        led = False
+        led: Outcome | None = None
+        leading = False
 
-        def lead() -> Awaitable[dict[str, Any]]:
-            nonlocal led
-            led = True
-            return self._answer(plan)
+        async def lead() -> StoredAnswer:
+            nonlocal led, leading
+            leading = True
+            led = await self.runner.complete(plan)
+            return led.stored()
 
         try:
-            body = await self.cache.fill(plan.query, plan.lookup, lead)
-        finally:
-            plan.coalesced = not led
-        if plan.coalesced:
-            # a follower shared the leader's call: it reports the target that answered
-            earlier = body.get("ragway") or {}
-            plan.target, plan.model = earlier.get("target", plan.target), earlier.get("model", plan.model)
-        return dict(body)
+            stored = await self.cache.fill(plan.query, plan.lookup, lead)
+        except Failure as failed:
+            if leading:
+                raise
+            raise Failure(failed.error, replace(failed.last, coalesced=True)) from None
+        if led is not None:
+            return led
+        # a follower shared the leader's call: it reports the target that answered
+        return Outcome(stored.body, stored.target, stored.model, plan.decision.reason,
+                       usage=Usage.of(stored.body.get("usage")), coalesced=True)
 
-    async def _open_upstream(self, plan: Plan) -> AsyncIterator[Chunk]:
-        """The upstream stream; identical concurrent requests (same cache key, a miss) share one."""
+    async def _open_upstream(self, plan: Plan) -> tuple[Outcome, AsyncIterator[Chunk]]:
+        """Who answers, and the upstream stream; identical concurrent requests (same cache key, a miss) share one."""
         if plan.query is None or plan.lookup.status != "miss" or not plan.lookup.key:
             return await self.runner.open_stream(plan)
-        shared, leads = self.streams.join(plan.lookup.key, lambda: self.runner.open_stream(plan))
-        if leads:
-            shared.leader = plan
-        else:
-            plan.coalesced = True
-        await shared.started()
-        if plan.coalesced:
-            plan.target, plan.model, plan.reason = shared.leader.target, shared.leader.model, shared.leader.reason
-        return shared.follow()
 
-    async def _answer(self, plan: Plan) -> dict[str, Any]:
-        body = await self.runner.complete(plan)
-        # kept with a cached copy, so a hit can say which target first answered
-        body["ragway"] = {"target": plan.target, "model": plan.model}
-        return body
+        async def open_leading() -> AsyncIterator[Chunk]:
+            try:
+                head, chunks = await self.runner.open_stream(plan)
+            except Failure as failed:
+                shared.leader = failed.last
+                raise failed.error from None
+            shared.leader = head
+            return chunks
 
-    async def _relay(self, plan: Plan, ctx: RequestContext, chunks: AsyncIterator[Chunk], started: float,
-                     ttfb: float, wants_usage: bool) -> AsyncIterator[bytes]:
+        shared, leads = self.streams.join(plan.lookup.key, open_leading)
+        try:
+            await shared.started()
+        except GatewayError as exc:
+            raise Failure(exc, replace(shared.leader or decided(plan), coalesced=not leads)) from None
+        return replace(shared.leader, coalesced=not leads), shared.follow()
+
+    async def _relay(self, plan: Plan, ctx: RequestContext, head: Outcome, chunks: AsyncIterator[Chunk],
+                     call: Call, wants_usage: bool) -> AsyncIterator[bytes]:
         error: GatewayError | None = None
         seen: list[Chunk] = []
+        usage: Usage | None = None
         try:
             async for chunk in chunks:
-                if not seen:
-                    chunk["ragway"] = plan.meta()
+                if not plan.answered_from_cache:
+                    usage = Usage.of(chunk.get("usage")) or usage
+                shown = _shown(chunk, wants_usage)
+                if shown is not None:
+                    yield event({**shown, "ragway": meta(plan, head)} if not seen else shown)
                 seen.append(chunk)
-                if _visible(plan, chunk, wants_usage):
-                    yield event(chunk)
-            if not plan.record.tokens_out and not plan.answered_from_cache:
-                estimate_usage(plan, seen)
+            if not (usage and usage.tokens_out) and not plan.answered_from_cache:
+                usage = estimate_usage(plan, seen)
                 if wants_usage:
-                    yield event(_usage_chunk(plan, seen[-1] if seen else None))
-            await self._store_stream(plan, seen)
+                    yield event(_usage_chunk(usage, seen[-1] if seen else None))
+            await self._store_stream(plan, head, seen)
         except GatewayError as exc:
             error = exc
             yield event(exc.body())
         finally:
-            self._finish(plan, ctx, started, ttfb=ttfb, error=error, output=_streamed_text(seen))
+            self._finish(plan, ctx, replace(head, usage=usage), call, error=error, output=_streamed_text(seen),
+                         stream=True)
         yield DONE
 
-    async def _store_stream(self, plan: Plan, seen: list[Chunk]) -> None:
-        if plan.query is None or plan.answered_from_cache or plan.coalesced or plan.lookup.status != "miss":
+    async def _store_stream(self, plan: Plan, head: Outcome, seen: list[Chunk]) -> None:
+        if plan.query is None or plan.answered_from_cache or head.coalesced or plan.lookup.status != "miss":
             return
-        body = collect_stream(seen)
-        body.pop("ragway", None)
-        body["ragway"] = {"target": plan.target, "model": plan.model}
-        await self.cache.store(plan.query, plan.lookup, body)
+        await self.cache.store(plan.query, plan.lookup, StoredAnswer(collect_stream(seen), head.target, head.model))
 
-    def _finish(self, plan: Plan, ctx: RequestContext, started: float, *, ttfb: float | None = None,
-                error: GatewayError | None = None, output: str = "") -> None:
-        now = time.perf_counter()
-        rec = plan.record
-        if plan.config is not None and plan.config.log_text:
-            rec.output_text = output
-        rec.target, rec.model, rec.reason = plan.target, plan.model, plan.reason
-        rec.decision, rec.cache = plan.reason.split(":", 1)[0], plan.lookup.status
-        if not plan.answered_from_cache:
-            rec.latency.upstream_ttfb_ms = ((ttfb or now) - started) * 1000.0
-            rec.latency.upstream_ms = (now - started) * 1000.0
-        if not plan.answered_from_cache and not plan.coalesced:
-            self.health.note(plan.name, plan.target, error is None)
-        rec.latency.total_ms = ctx.elapsed_ms()
+    def _finish(self, plan: Plan, ctx: RequestContext, outcome: Outcome, call: Call, *,
+                error: GatewayError | None = None, output: str = "", stream: bool = False) -> None:
+        """Record the request, note the target's health and settle its reservation."""
+        rec = _record(plan, ctx, outcome, call, output, stream)
+        if not plan.answered_from_cache and not outcome.coalesced:
+            self.health.note(plan.name, outcome.target, error is None)
         if error is not None:
             rec.status, rec.error_type = error.status, error.code
-            log.warning("request %s on %s failed at target %s: %s %s", ctx.request_id, plan.name, plan.target,
+            log.warning("request %s on %s failed at target %s: %s %s", ctx.request_id, plan.name, outcome.target,
                         error.message, error.detail)
-        self._price(plan)
-        if plan.coalesced:
+        fill_costs(rec, self.config.current.gateway.models, plan.config, plan.messages)
+        if outcome.coalesced:
             # the leader's record bills the one upstream call; a follower's costs nothing
             rec.cache, rec.tokens_in, rec.tokens_out, rec.cost_usd = COALESCED, 0, 0, 0.0
-        self.limiter.settle(plan.grant, tokens=rec.tokens_in + rec.tokens_out, usd=rec.cost_usd)
+        self.limiter.settle(call.grant, tokens=rec.tokens_in + rec.tokens_out, usd=rec.cost_usd)
         self.recorder.record(rec)
 
-    def _price(self, plan: Plan) -> None:
-        fill_costs(plan.record, self.config.current.gateway.models, plan.config, plan.messages)
+
+def _record(plan: Plan, ctx: RequestContext, outcome: Outcome, call: Call, output: str, stream: bool) -> RequestRecord:
+    now = time.perf_counter()
+    rec = plan.record(ctx)
+    rec.stream = stream
+    if plan.config is not None and plan.config.log_text:
+        rec.output_text = output
+    rec.target, rec.model, rec.reason = outcome.target, outcome.model, outcome.reason
+    rec.decision, rec.cache = outcome.reason.split(":", 1)[0], plan.lookup.status
+    if outcome.usage is not None:
+        rec.tokens_in, rec.tokens_out = outcome.usage
+    if not plan.answered_from_cache:
+        rec.latency.upstream_ttfb_ms = ((call.ttfb or now) - call.started) * 1000.0
+        rec.latency.upstream_ms = (now - call.started) * 1000.0
+    rec.latency.total_ms = ctx.elapsed_ms()
+    return rec
 
 
-def _visible(plan: Plan, chunk: Chunk, wants_usage: bool) -> bool:
-    """Note usage from a chunk; say whether the client should see it."""
-    usage = chunk.get("usage")
-    if usage and not plan.answered_from_cache:
-        _take_usage(plan.record, usage)
-    if not chunk.get("choices") and usage:
-        return wants_usage
-    if not wants_usage:
-        chunk.pop("usage", None)
-    return True
+def _shown(chunk: Chunk, wants_usage: bool) -> Chunk | None:
+    """The chunk as the client sees it, or None for a usage-only chunk the client did not ask for."""
+    if not chunk.get("choices") and chunk.get("usage"):
+        return chunk if wants_usage else None
+    if not wants_usage and "usage" in chunk:
+        return {k: v for k, v in chunk.items() if k != "usage"}
+    return chunk
 
 
-def estimate_usage(plan: Plan, seen: list[Chunk]) -> None:
+def estimate_usage(plan: Plan, seen: list[Chunk]) -> Usage:
     """For upstreams that stream no usage: one token per content chunk, prompt tokens estimated."""
-    plan.record.tokens_in = approximate_tokens(plan.messages)
-    plan.record.tokens_out = sum(
+    tokens_out = sum(
         1 for chunk in seen for choice in chunk.get("choices") or () if (choice.get("delta") or {}).get("content")
     )
+    return Usage(approximate_tokens(plan.messages), tokens_out)
 
 
-def _usage_chunk(plan: Plan, last: Chunk | None) -> Chunk:
-    rec = plan.record
-    usage = {"prompt_tokens": rec.tokens_in, "completion_tokens": rec.tokens_out,
-             "total_tokens": rec.tokens_in + rec.tokens_out}
+def _usage_chunk(usage: Usage, last: Chunk | None) -> Chunk:
+    counts = {"prompt_tokens": usage.tokens_in, "completion_tokens": usage.tokens_out,
+              "total_tokens": usage.tokens_in + usage.tokens_out}
     base: Chunk = {k: last[k] for k in ("id", "created", "model") if last and k in last}
-    return {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+    return {**base, "object": "chat.completion.chunk", "choices": [], "usage": counts}
 
 
 def _message_text(body: dict[str, Any]) -> str:
@@ -254,12 +266,6 @@ def _streamed_text(seen: list[Chunk]) -> str:
         (choice.get("delta") or {}).get("content") or ""
         for chunk in seen for choice in chunk.get("choices") or () if choice.get("index", 0) == 0
     )
-
-
-def _take_usage(rec: RequestRecord, usage: dict[str, Any] | None) -> None:
-    if usage:
-        rec.tokens_in = int(usage.get("prompt_tokens") or 0)
-        rec.tokens_out = int(usage.get("completion_tokens") or 0)
 
 
 async def _aiter(chunks: Any) -> AsyncIterator[Chunk]:

@@ -13,26 +13,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Protocol
+import uuid
+from dataclasses import dataclass, replace
 
 from gateway.cache import ResponseCache
 from gateway.config.store import ConfigStore
 from gateway.errors import GatewayError
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.execute import TargetRunner
-from gateway.pipeline.plan import Plan
+from gateway.pipeline.outcome import Failure, Outcome, decided
+from gateway.pipeline.plan import BYPASS, Plan, Timings
 from gateway.pipeline.prepare import Preparer
-from gateway.routing import Decision
 from gateway.schemas import ChatCompletionRequest
 from gateway.usage.pricing import fill_costs
-from gateway.usage.record import RequestRecord
+from gateway.usage.record import Recorder
 
 logger = logging.getLogger(__name__)
 DECISION = "cache-verify"
-
-
-class Recorder(Protocol):
-    def record(self, rec: RequestRecord) -> None: ...
 
 
 class Verifier:
@@ -59,19 +56,20 @@ class Verifier:
     async def verify(self, hit: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> bool | None:
         """Call the target for *hit*'s request; True when it agrees with the cached answer served."""
         assert hit.route is not None and hit.query is not None
-        plan = self._plan(hit, ctx)
-        started = time.perf_counter()
+        ts, started = time.time(), time.perf_counter()
+        plan = replace(hit, messages=[], lookup=BYPASS, timings=Timings(), input_text="", record_id=uuid.uuid4().hex,
+                       request_id=f"{ctx.request_id[:56]}:verify")
         try:
-            self.preparer.decide(plan, req, ctx)
-            body = await self.runner.complete(plan)
-        except GatewayError as exc:
-            self._record(plan, hit, started, None, error=exc)
+            plan = self.preparer.decide(plan, req, ctx)
+            outcome = await self.runner.complete(plan)
+        except Failure as failed:
+            self._record(plan, ctx, hit, Checked(ts, started, failed.last, None), error=failed.error)
             return None
-        usage = body.get("usage") or {}
-        plan.record.tokens_in = int(usage.get("prompt_tokens") or 0)
-        plan.record.tokens_out = int(usage.get("completion_tokens") or 0)
-        agreed = await self.cache.observe(hit.query, hit.lookup, body)
-        self._record(plan, hit, started, agreed)
+        except GatewayError as exc:
+            self._record(plan, ctx, hit, Checked(ts, started, decided(plan), None), error=exc)
+            return None
+        agreed = await self.cache.observe(hit.query, hit.lookup, outcome.body)
+        self._record(plan, ctx, hit, Checked(ts, started, outcome, agreed))
         return agreed
 
     async def aclose(self) -> None:
@@ -88,24 +86,30 @@ class Verifier:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def _plan(self, hit: Plan, ctx: RequestContext) -> Plan:
-        assert hit.route is not None
-        record = RequestRecord(ts=time.time(), request_id=f"{ctx.request_id[:56]}:verify", route=hit.name,
-                               route_version=hit.route.version, key_id=ctx.key_id, cache="verify",
-                               decision=DECISION)
-        return Plan(name=hit.name, route=hit.route, decision=Decision("", ""), messages=[], params=hit.params,
-                    record=record, resources=hit.resources, vector=hit.vector, query=hit.query)
-
-    def _record(self, plan: Plan, hit: Plan, started: float, agreed: bool | None,
+    def _record(self, plan: Plan, ctx: RequestContext, hit: Plan, checked: Checked,
                 error: GatewayError | None = None) -> None:
-        rec = plan.record
-        outcome = "failed" if error else ("agreed" if agreed else "disagreed")
-        rec.target, rec.model = plan.target, plan.model
-        rec.reason = f"{DECISION}: {hit.lookup.header()} -> {plan.target or 'no target'} {outcome}"
-        rec.latency.upstream_ms = rec.latency.total_ms = (time.perf_counter() - started) * 1000.0
+        outcome = checked.outcome
+        rec = plan.record(ctx)
+        rec.ts, rec.cache, rec.decision = checked.ts, "verify", DECISION
+        rec.target, rec.model = outcome.target, outcome.model
+        if outcome.usage is not None:
+            rec.tokens_in, rec.tokens_out = outcome.usage
+        verdict = "failed" if error else ("agreed" if checked.agreed else "disagreed")
+        rec.reason = f"{DECISION}: {hit.lookup.header()} -> {outcome.target or 'no target'} {verdict}"
+        rec.latency.upstream_ms = rec.latency.total_ms = (time.perf_counter() - checked.started) * 1000.0
         if error is not None:
             rec.status, rec.error_type = error.status, error.code
         fill_costs(rec, self.config.current.gateway.models, plan.config, plan.messages)
         # Spend the cache adds: no request would have made this call without it.
         rec.large_cost_usd = 0.0
         self.recorder.record(rec)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A verification call: when it began, what it came to, and whether it agreed with the hit."""
+
+    ts: float
+    started: float
+    outcome: Outcome
+    agreed: bool | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 # Values of RequestRecord.cache that mean the answer came from the cache (see the cache's response header).
 CACHE_HITS = frozenset({"hit", "semantic-hit"})
@@ -97,3 +97,9 @@ class Sample(NamedTuple):
     def of(cls, rec: RequestRecord) -> Sample:
         return cls(rec.route, rec.target, rec.model, rec.cache, rec.status, rec.ts, rec.latency.total_ms,
                    rec.tokens_in, rec.tokens_out, rec.cost_usd, rec.large_cost_usd)
+
+
+class Recorder(Protocol):
+    """Where finished records go (the request log, through its writer)."""
+
+    def record(self, rec: RequestRecord) -> None: ...

@@ -11,7 +11,7 @@ import json
 import sys
 import zlib
 
-from gateway.cache import CacheQuery, build_cache
+from gateway.cache import CacheQuery, StoredAnswer, build_cache
 from gateway.config.route_sections import CacheSettings
 from gateway.config.stores import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, completion, near, query, unit
@@ -39,7 +39,7 @@ async def write(url: str, prefix: str, n: int, tag: str) -> list[str]:
     for i in range(n):
         q = exact_query(i, tag)
         lookup = await cache.lookup(q)
-        await cache.store(q, lookup, completion(f"{tag} answer {i}"))
+        await cache.store(q, lookup, StoredAnswer(completion(f"{tag} answer {i}")))
         statuses.append(lookup.status)
     await cache.aclose()
     return statuses

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cache import build_cache, evidence_space
+from gateway.cache import StoredAnswer, build_cache, evidence_space
 from gateway.cache.bounded import Cell, Observation
 from gateway.cache.redis_evidence import RedisEvidence
 from gateway.cache.redis_store import redis_client
@@ -30,7 +30,7 @@ async def test_evidence_learned_on_one_replica_serves_on_another(redis_prefix: s
     a, b = await replica(redis_prefix), await replica(redis_prefix)
     try:
         q = query("What is my balance?", vector=unit(1), settings=BOUNDED)
-        await a.store(q, await a.lookup(q), completion("balance"))
+        await a.store(q, await a.lookup(q), StoredAnswer(completion("balance")))
         paraphrase = query("How much money do I have?", vector=near(unit(1), 0.995), settings=BOUNDED)
         assert await eventually(lambda: len(b._index) == 1)
         assert (await b.lookup(paraphrase)).status == "miss"  # no evidence anywhere yet
@@ -56,7 +56,7 @@ async def test_guard_text_travels_with_the_entry(redis_prefix: str) -> None:
     a, b = await replica(redis_prefix), await replica(redis_prefix)
     try:
         q = query("Why was my card declined?", vector=unit(2), settings=settings)
-        await a.store(q, await a.lookup(q), completion("declined_card_payment"))
+        await a.store(q, await a.lookup(q), StoredAnswer(completion("declined_card_payment")))
         assert await eventually(lambda: len(b._index) == 1)
         negated = query("Why wasn't my card declined?", vector=near(unit(2), 0.999), settings=settings)
         assert (await b.lookup(negated)).status == "miss"

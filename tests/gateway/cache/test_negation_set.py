@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench.negation_set import build, negate, read_texts
-from gateway.cache import build_cache
+from gateway.cache import StoredAnswer, build_cache
 from gateway.config.route_sections import CacheSettings
 from gateway.config.stores import CacheStoreConfig
 from retrieval.embedder import SentenceEmbedder
@@ -54,7 +54,7 @@ async def test_no_semantic_hit_between_a_question_and_its_negation(banking77_dir
         await cache.start()
         for i, text in enumerate(cached_texts):
             q = query(text, route=f"pair{i}", vector=cached[i], settings=LOW)
-            await cache.store(q, await cache.lookup(q), completion("intent"))
+            await cache.store(q, await cache.lookup(q), StoredAnswer(completion("intent")))
         hits = [(await cache.lookup(query(text, route=f"pair{i}", vector=asked[i], settings=LOW))).status
                 for i, text in enumerate(asked_texts)]
         await cache.aclose()

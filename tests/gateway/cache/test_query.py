@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cache import CacheControl, CacheLookup, parse_cache_control
+from gateway.cache import CacheControl, CacheLookup, StoredAnswer, parse_cache_control
 from gateway.errors import InvalidRequest
 
 
@@ -36,8 +36,8 @@ def test_unknown_ragway_value_is_a_client_error() -> None:
 @pytest.mark.parametrize(
     ("lookup", "header"),
     [
-        (CacheLookup("hit", {}, None, "k"), "hit"),
-        (CacheLookup("semantic-hit", {}, 0.97312, "k"), "semantic-hit;score=0.973"),
+        (CacheLookup("hit", StoredAnswer({}), None, "k"), "hit"),
+        (CacheLookup("semantic-hit", StoredAnswer({}), 0.97312, "k"), "semantic-hit;score=0.973"),
         (CacheLookup("miss", None, None, "k"), "miss"),
         (CacheLookup("bypass", None, None, ""), "bypass"),
     ],

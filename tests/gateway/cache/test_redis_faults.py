@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from gateway.cache import ResponseCache, build_cache
+from gateway.cache import ResponseCache, StoredAnswer, build_cache
 from gateway.config.stores import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, RedisServer, completion
 from tests.gateway.cache.replica import exact_query, paraphrase_query
@@ -35,8 +35,8 @@ async def serve(cache: ResponseCache, i: int) -> str:
     return lookup.status
 
 
-async def _upstream(i: int) -> dict:
-    return completion(f"answer {i % 10}")
+async def _upstream(i: int) -> StoredAnswer:
+    return StoredAnswer(completion(f"answer {i % 10}"))
 
 
 async def traffic(cache: ResponseCache, stop: asyncio.Event, statuses: list[str]) -> None:
@@ -69,7 +69,7 @@ async def test_redis_restarted_mid_traffic(own_redis: RedisServer) -> None:
     assert Counter(statuses[down_at + 1 : up_at])["hit"] == 0
     # The restarted Redis is empty; new semantic entries reach the other replica's feed again.
     q = exact_query(42, "after")
-    await cache.store(q, await cache.lookup(q), completion("after restart"))
+    await cache.store(q, await cache.lookup(q), StoredAnswer(completion("after restart")))
 
     async def semantic_hit_in_other() -> bool:
         return (await other.lookup(paraphrase_query(42, "after"))).status == "semantic-hit"
@@ -84,7 +84,7 @@ async def test_hung_redis_times_out_into_misses(own_redis: RedisServer) -> None:
     cache = await started(own_redis)
     try:
         q = exact_query(1, "hung")
-        await cache.store(q, await cache.lookup(q), completion())
+        await cache.store(q, await cache.lookup(q), StoredAnswer(completion()))
         assert (await cache.lookup(q)).status == "hit"
         own_redis.pause()
         # wait_for only turns a hang into a failure; the socket timeout is what keeps lookups short.

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from gateway.cache import CacheControl, ResponseCache, build_cache
+from gateway.cache import CacheControl, ResponseCache, StoredAnswer, build_cache
 from gateway.config.route_sections import CacheSettings
 from gateway.config.stores import CacheStoreConfig
 from tests.conftest import REPO
@@ -51,7 +51,7 @@ async def test_exact_and_semantic_entries_are_shared_between_instances(redis_pre
     a, b = await started(redis_prefix), await started(redis_prefix)
     try:
         q = exact_query(1, "live")
-        await a.store(q, await a.lookup(q), completion("from a"))
+        await a.store(q, await a.lookup(q), StoredAnswer(completion("from a")))
         hit = await b.lookup(exact_query(1, "live"))
         assert (hit.status, hit.response) == ("hit", completion("from a"))
 
@@ -78,7 +78,7 @@ async def test_two_processes_share_both_ways_with_catch_up_on_start(redis_prefix
         assert (await follower.lookup(exact_query(0, "proc"))).response == completion("proc answer 0")
 
         q = exact_query(0, "main")
-        await follower.store(q, await follower.lookup(q), completion("main answer 0"))
+        await follower.store(q, await follower.lookup(q), StoredAnswer(completion("main answer 0")))
     finally:
         await follower.aclose()
     # A replica started after the writes sees them at once: the catch-up runs before start() returns.
@@ -92,9 +92,9 @@ async def test_ttl_holds_for_exact_and_semantic_entries_and_catch_up(redis_prefi
     short = CacheSettings(ttl_s=1, semantic_threshold=0.9)
     try:
         brief = query("short lived", vector=exact_query(7, "t").vector, settings=short)
-        await writer.store(brief, await writer.lookup(brief), completion())
+        await writer.store(brief, await writer.lookup(brief), StoredAnswer(completion()))
         lasting = exact_query(8, "t")
-        await writer.store(lasting, await writer.lookup(lasting), completion())
+        await writer.store(lasting, await writer.lookup(lasting), StoredAnswer(completion()))
         assert (await writer.lookup(brief)).status == "hit"
         await asyncio.sleep(1.3)
         assert (await writer.lookup(brief)).status == "miss"
@@ -114,11 +114,11 @@ async def test_refresh_and_no_store_on_redis(redis_prefix: str) -> None:
     cache = await started(redis_prefix)
     try:
         q = query("refresh me")
-        await cache.store(q, await cache.lookup(q), completion("old"))
+        await cache.store(q, await cache.lookup(q), StoredAnswer(completion("old")))
         refresh = query("refresh me", control=CacheControl.REFRESH)
         lookup = await cache.lookup(refresh)
         assert lookup.status == "miss"
-        await cache.store(refresh, lookup, completion("new"))
+        await cache.store(refresh, lookup, StoredAnswer(completion("new")))
         assert (await cache.lookup(q)).response == completion("new")
         assert (await cache.lookup(query("refresh me", control=CacheControl.NO_STORE))).status == "bypass"
     finally:

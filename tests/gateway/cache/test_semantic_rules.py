@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from gateway.cache import ResponseCache, build_cache, evidence_space
+from gateway.cache import ResponseCache, StoredAnswer, build_cache, evidence_space
 from gateway.cache.bounded import Cell, Observation
 from gateway.cache.evidence import Evidence
 from gateway.cache.tiered import TieredCache
@@ -30,7 +30,7 @@ async def cache() -> ResponseCache:
 
 async def remember(cache: ResponseCache, text: str, vector, answer: str, settings: CacheSettings) -> None:
     q = query(text, vector=vector, settings=settings)
-    await cache.store(q, await cache.lookup(q), completion(answer))
+    await cache.store(q, await cache.lookup(q), StoredAnswer(completion(answer)))
 
 
 async def pretrain(cache: TieredCache, cell: Cell, total: int, wrong: int = 0) -> None:
@@ -43,11 +43,11 @@ async def test_bounded_without_evidence_serves_nothing_and_learns_from_the_miss(
     q = query("How much money do I have?", vector=near(unit(1), 0.995), settings=BOUNDED)
     lookup = await cache.lookup(q)
     assert lookup.status == "miss" and lookup.cell == Cell(1, 99) and lookup.rule == "bounded"
-    await cache.store(q, lookup, completion("Balance."))  # the model agrees (normalised comparison)
+    await cache.store(q, lookup, StoredAnswer(completion("Balance.")))  # the model agrees (normalised comparison)
     assert cache.evidence.counts(lookup.space) == {"1:99": (1, 0)}
     other = query("How much money is left?", vector=near(unit(1), 0.991, seed=5), settings=BOUNDED)
     missed = await cache.lookup(other)
-    await cache.store(other, missed, completion("card_arrival"))  # the model disagrees
+    await cache.store(other, missed, StoredAnswer(completion("card_arrival")))  # the model disagrees
     counts = cache.evidence.counts(lookup.space).values()
     assert (sum(t for t, _ in counts), sum(w for _, w in counts)) == (2, 1)
     assert cache.stats.evidence == 2
@@ -114,9 +114,9 @@ async def test_agreement_needs_the_nearest_to_agree(cache: TieredCache) -> None:
                              semantic=SemanticSettings(rule="agreement", neighbours=2, min_agreement=1.0))
     for route, second in (("agreeing", "balance"), ("split", "top_up")):
         q = query("What is my balance?", route=route, vector=unit(1), settings=settings)
-        await cache.store(q, await cache.lookup(q), completion("balance"))
+        await cache.store(q, await cache.lookup(q), StoredAnswer(completion("balance")))
         q = query("Show my balance", route=route, vector=near(unit(1), 0.97, seed=7), settings=settings)
-        await cache.store(q, await cache.lookup(q), completion(second))
+        await cache.store(q, await cache.lookup(q), StoredAnswer(completion(second)))
     hit = await cache.lookup(query("How much money do I have?", route="agreeing", vector=unit(1), settings=settings))
     assert hit.status == "semantic-hit" and hit.rule == "agreement"
     split = await cache.lookup(query("How much money do I have?", route="split", vector=unit(1), settings=settings))

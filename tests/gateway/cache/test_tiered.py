@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.cache import CacheControl, NoCache, ResponseCache, build_cache
+from gateway.cache import CacheControl, NoCache, ResponseCache, StoredAnswer, build_cache
 from gateway.config.route_sections import CacheSettings
 from gateway.config.stores import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, completion, near, query, unit
@@ -29,14 +29,14 @@ async def cache(clock: FakeClock) -> ResponseCache:
 async def remember(cache: ResponseCache, q, text: str = "balance") -> None:
     lookup = await cache.lookup(q)
     assert lookup.status == "miss"
-    await cache.store(q, lookup, completion(text))
+    await cache.store(q, lookup, StoredAnswer(completion(text)))
 
 
 async def test_exact_miss_then_hit(cache: ResponseCache) -> None:
     q = query()
     first = await cache.lookup(q)
     assert (first.status, first.response, first.header()) == ("miss", None, "miss")
-    await cache.store(q, first, completion("balance"))
+    await cache.store(q, first, StoredAnswer(completion("balance")))
     second = await cache.lookup(query())
     assert second.status == "hit"
     assert second.response == completion("balance")
@@ -56,13 +56,13 @@ async def test_no_cache_refreshes_and_no_store_bypasses(cache: ResponseCache) ->
     await remember(cache, query(), "old")
     refresh = await cache.lookup(query(control=CacheControl.REFRESH))
     assert refresh.status == "miss"
-    await cache.store(query(control=CacheControl.REFRESH), refresh, completion("new"))
+    await cache.store(query(control=CacheControl.REFRESH), refresh, StoredAnswer(completion("new")))
     assert (await cache.lookup(query())).response == completion("new")
 
     no_store = query("never seen", control=CacheControl.NO_STORE)
     bypass = await cache.lookup(no_store)
     assert (bypass.status, bypass.key) == ("bypass", "")
-    await cache.store(no_store, bypass, completion("x"))
+    await cache.store(no_store, bypass, StoredAnswer(completion("x")))
     assert (await cache.lookup(query("never seen"))).status == "miss"
     assert (await cache.lookup(query(control=CacheControl.NO_STORE))).status == "bypass"
 
@@ -71,7 +71,7 @@ async def test_nonzero_temperature_bypasses_unless_the_route_says_so(cache: Resp
     warm = query(params={"temperature": 0.7})
     lookup = await cache.lookup(warm)
     assert lookup.status == "bypass"
-    await cache.store(warm, lookup, completion())
+    await cache.store(warm, lookup, StoredAnswer(completion()))
     assert (await cache.lookup(warm)).status == "bypass"
     allowed = query(params={"temperature": 0.7}, settings=CacheSettings(cache_nonzero_temperature=True))
     await remember(cache, allowed)
@@ -132,7 +132,7 @@ async def test_ttl_is_honoured_for_exact_and_semantic_entries(cache: ResponseCac
 async def test_errors_and_cut_streams_are_never_stored(cache: ResponseCache) -> None:
     q = query()
     for bad in (completion(finish_reason="error"), completion(finish_reason=None), {"choices": []}):
-        await cache.store(q, await cache.lookup(q), bad)
+        await cache.store(q, await cache.lookup(q), StoredAnswer(bad))
     assert (await cache.lookup(q)).status == "miss"
     assert cache.stats.rejected == 3 and cache.stats.stores == 0
 
@@ -140,7 +140,7 @@ async def test_errors_and_cut_streams_are_never_stored(cache: ResponseCache) -> 
 async def test_hits_are_not_stored_again(cache: ResponseCache) -> None:
     await remember(cache, query())
     hit = await cache.lookup(query())
-    await cache.store(query(), hit, completion("other"))
+    await cache.store(query(), hit, StoredAnswer(completion("other")))
     assert (await cache.lookup(query())).response == completion("balance")
     assert cache.stats.stores == 1
 
@@ -148,20 +148,20 @@ async def test_hits_are_not_stored_again(cache: ResponseCache) -> None:
 async def test_twenty_concurrent_identical_misses_make_one_upstream_call(cache: ResponseCache) -> None:
     calls = 0
 
-    async def upstream() -> dict:
+    async def upstream() -> StoredAnswer:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)
-        return completion("once")
+        return StoredAnswer(completion("once"))
 
-    async def request() -> dict:
+    async def request() -> StoredAnswer:
         q = query("same question")
         lookup = await cache.lookup(q)
         return await cache.fill(q, lookup, upstream)
 
     results = await asyncio.gather(*(request() for _ in range(20)))
     assert calls == 1
-    assert all(result == completion("once") for result in results)
+    assert all(result.body == completion("once") for result in results)
     assert cache.stats.stores == 1 and cache.stats.coalesced == 19
     assert (await cache.lookup(query("same question"))).status == "hit"
 
@@ -169,11 +169,11 @@ async def test_twenty_concurrent_identical_misses_make_one_upstream_call(cache: 
 async def test_bypassed_requests_are_not_coalesced(cache: ResponseCache) -> None:
     calls = 0
 
-    async def upstream() -> dict:
+    async def upstream() -> StoredAnswer:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.01)
-        return completion("sampled")
+        return StoredAnswer(completion("sampled"))
 
     q = query(params={"temperature": 1.0})
     lookup = await cache.lookup(q)
@@ -187,13 +187,13 @@ async def test_no_cache_has_the_same_calls_and_always_bypasses() -> None:
     await cache.start()
     lookup = await cache.lookup(query())
     assert lookup.header() == "bypass"
-    await cache.store(query(), lookup, completion())
-    assert await cache.fill(query(), lookup, _answer) == completion("direct")
-    assert await cache.coalesce("k", _answer) == completion("direct")
+    await cache.store(query(), lookup, StoredAnswer(completion()))
+    assert await cache.fill(query(), lookup, _answer) == StoredAnswer(completion("direct"))
+    assert await cache.coalesce("k", _answer) == StoredAnswer(completion("direct"))
     assert (await cache.lookup(query())).status == "bypass"
     assert cache.stats.bypasses == 2
     await cache.aclose()
 
 
-async def _answer() -> dict:
-    return completion("direct")
+async def _answer() -> StoredAnswer:
+    return StoredAnswer(completion("direct"))

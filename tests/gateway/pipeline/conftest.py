@@ -19,6 +19,7 @@ from gateway.cache import build_cache
 from gateway.config.store import ConfigStore
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.execute import TargetRunner
+from gateway.pipeline.plan import Plan
 from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.resources import prepare_resources
 from gateway.pipeline.service import ChatService
@@ -80,6 +81,11 @@ class Gateway:
             data = raw.decode().removeprefix("data: ").strip()
             parsed.append(data if data == "[DONE]" else orjson.loads(data))
         return parsed
+
+    async def prepare(self, model: str, text: str) -> Plan:
+        """The plan the service would carry out for this request now (its cache lookup included)."""
+        req, ctx = self._request(model, text, {})
+        return await self.service.preparer.prepare(req, ctx)
 
     def _request(self, model: str, text: str, params: dict[str, Any]) -> tuple[ChatCompletionRequest, RequestContext]:
         self.sent += 1

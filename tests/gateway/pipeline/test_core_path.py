@@ -157,6 +157,21 @@ async def test_a_cache_hit_names_the_target_that_first_answered(
     assert (hit.target, hit.decision, hit.cache, hit.tokens_in, hit.cost_usd) == ("backup", "cache", "hit", 0, 0.0)
 
 
+async def test_the_cache_keeps_the_provider_body_with_who_answered_beside_it(
+        make_gateway: MakeGateway, upstream: ScriptedUpstream) -> None:
+    gateway = await make_gateway({"fb": route({"kind": "fallback", "targets": ["large", "backup"]})})
+    upstream.script("large", Reply(status=500), Reply(status=500))
+
+    await gateway.ask("fb", "plain question")
+    await gateway.stream("fb", "streamed question")
+
+    for text in ("plain question", "streamed question"):
+        stored = (await gateway.prepare("fb", text)).lookup.stored
+        assert stored is not None and (stored.target, stored.model) == ("backup", "backup")
+        assert "ragway" not in stored.body
+        assert stored.body["choices"][0]["message"]["content"].strip() == "answer from backup"
+
+
 async def test_concurrent_identical_requests_share_one_upstream_call(make_gateway: MakeGateway,
                                                                     upstream: ScriptedUpstream) -> None:
     gateway = await make_gateway({"chat": FIXED})
