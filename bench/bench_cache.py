@@ -33,8 +33,8 @@ from threadpoolctl import threadpool_limits
 from bench.cache_replay import Dataset, Row, agreement, bounded, load, replay, threshold
 from bench.report import write_section
 from gateway.cache import CacheControl, CacheQuery, ResponseCache, StoredAnswer, build_cache
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import DEFAULT_SEMANTIC_THRESHOLDS, CacheSettings
-from gateway.config.stores import CacheStoreConfig
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "banking77"

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.report import write_section
-from gateway.config.stores import EmbedderConfig
+from gateway.config.gateway_sections import EmbedderConfig
 from retrieval.batching import MicroBatcher
 from retrieval.build import build_examples_index
 from retrieval.embedder import SentenceEmbedder

@@ -23,8 +23,8 @@ from gateway.cache import CacheControl, CacheQuery, ResponseCache, StoredAnswer,
 from gateway.cache.answers import answer_digest
 from gateway.cache.bounded import observations_by_leave_one_out
 from gateway.cache.evidence import Evidence
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import CacheSettings, SemanticSettings
-from gateway.config.stores import CacheStoreConfig
 
 SPLIT_SEED = 0
 # The bound table is refitted after this many new observations (the gateway refits every 0.5 s):

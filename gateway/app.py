@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from gateway.api import chat, completions, errors, health, logs, models, responses
 from gateway.api.deps import Deps
 from gateway.api.request_id import RequestIdMiddleware
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from gateway.telemetry import Telemetry, TracingMiddleware
 from gateway.wiring import build_deps, running
 

@@ -19,7 +19,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.config.stores import TelemetryConfig
+from gateway.config.gateway_sections import TelemetryConfig
 from gateway.usage.record import RequestRecord
 
 log = logging.getLogger("ragway.telemetry")

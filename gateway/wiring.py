@@ -13,7 +13,7 @@ from gateway.api.auth import Authenticator
 from gateway.api.deps import Deps, UsageSink
 from gateway.api.idempotency import Idempotency, build_keys
 from gateway.cache import build_cache
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.prepare import Preparer

@@ -9,42 +9,25 @@ from a small LRU without touching the model.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from cachetools import LRUCache
 
 from retrieval.types import Embedder
 
 _Pending = tuple[str, asyncio.Future[np.ndarray]]
 
 
-class VectorLRU:
-    """The most recent texts and their vectors, bounded by count."""
+class VectorLRU(LRUCache):
+    """The most recent texts and their vectors, bounded by count; capacity 0 keeps none."""
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-
-    def get(self, text: str) -> np.ndarray | None:
-        vector = self._items.get(text)
-        if vector is not None:
-            self._items.move_to_end(text)
-        return vector
+        super().__init__(maxsize=capacity)
 
     def put(self, text: str, vector: np.ndarray) -> None:
-        if self.capacity <= 0:
-            return
-        self._items[text] = vector
-        self._items.move_to_end(text)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        self._items.clear()
+        if self.maxsize > 0:
+            self[text] = vector
 
 
 class MicroBatcher:

@@ -11,7 +11,7 @@ from gateway.api.auth import Authenticator
 from gateway.api.idempotency import Idempotency
 from gateway.cache import ResponseCache
 from gateway.config.limits import LimitsConfig
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from gateway.pipeline.service import ChatService
 from gateway.providers.local_server import LocalServer
 from gateway.providers.registry import ProviderRegistry

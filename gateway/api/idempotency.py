@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,8 +23,9 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.api.errors import json_response
 from gateway.cache import collect_stream, replay_as_stream
+from gateway.cache.lru import LruStore
 from gateway.cache.redis_store import redis_client
-from gateway.config.stores import CacheStoreConfig, IdempotencyConfig
+from gateway.config.gateway_sections import CacheStoreConfig, IdempotencyConfig
 from gateway.errors import Conflict, InvalidRequest
 from gateway.pipeline.context import RequestContext
 from gateway.sse import DONE, event
@@ -55,33 +55,27 @@ class KeyStore(Protocol):
 
 
 class MemoryKeys:
-    """One replica's keys, oldest dropped past *max_entries*."""
+    """One replica's keys, the least recently used dropped past *max_entries*."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._entries = LruStore(max_entries, time.monotonic)
 
     async def claim(self, key: str, pending: bytes, ttl_s: float) -> Claim:
-        stored = await self.get(key)
+        stored = self._entries.get(key)
         if stored is not None:
             return Claim(False, stored)
-        await self.put(key, pending, ttl_s)
+        self._entries.put(key, pending, ttl_s)
         return Claim(True)
 
     async def get(self, key: str) -> bytes | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
+        return self._entries.get(key)
 
     async def put(self, key: str, value: bytes, ttl_s: float) -> None:
-        self._entries[key] = (time.monotonic() + ttl_s, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(key, value, ttl_s)
 
     async def delete(self, key: str) -> None:
-        self._entries.pop(key, None)
+        self._entries.delete(key)
 
     async def aclose(self) -> None:
         return None

@@ -12,7 +12,7 @@ from gateway.cache.memory import MemoryStore
 from gateway.cache.semantic import SemanticIndex
 from gateway.cache.stats import CacheStats
 from gateway.cache.tiered import EntryStore, TieredCache
-from gateway.config.stores import CacheStoreConfig
+from gateway.config.gateway_sections import CacheStoreConfig
 
 
 def build_cache(config: CacheStoreConfig, dim: int, clock: Callable[[], float] = time.time,

@@ -19,7 +19,7 @@ from gateway.cache.feed import SemanticFeed, entry_fields
 from gateway.cache.guard import Breaker, StoreUnavailable, ThrottledWarning
 from gateway.cache.semantic import SemanticEntry, SemanticIndex
 from gateway.cache.stats import CacheStats
-from gateway.config.stores import CacheStoreConfig
+from gateway.config.gateway_sections import CacheStoreConfig
 
 logger = logging.getLogger(__name__)
 FEED_BLOCK_MS = 1000

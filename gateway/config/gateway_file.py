@@ -9,14 +9,14 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Strict
-from gateway.config.limits import LimitsConfig
-from gateway.config.stores import (
+from gateway.config.gateway_sections import (
     CacheStoreConfig,
     EmbedderConfig,
     IdempotencyConfig,
     LogStoreConfig,
     TelemetryConfig,
 )
+from gateway.config.limits import LimitsConfig
 
 
 class ServerConfig(Strict):

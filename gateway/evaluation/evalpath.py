@@ -22,10 +22,10 @@ from typing import Any
 from gateway.cache.query import CACHE_HEADER
 from gateway.config import load_snapshot
 from gateway.config.gateway_file import GatewayConfig
+from gateway.config.gateway_sections import CacheStoreConfig
+from gateway.config.live import ConfigStore, Live
 from gateway.config.route import RouteConfig
 from gateway.config.snapshot import ConfigSnapshot, Route
-from gateway.config.store import ConfigStore, Live
-from gateway.config.stores import CacheStoreConfig
 from gateway.evaluation.runner import Answer, AnswerFn, Messages
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.service import ChatService

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from gateway.cache import CacheQuery, ResponseCache, parse_cache_control
+from gateway.config.live import ConfigStore, Live
 from gateway.config.policy import CascadePolicy, RetrievalPolicy
 from gateway.config.route import ClassifierTarget, RouteConfig
 from gateway.config.snapshot import Route
-from gateway.config.store import ConfigStore, Live
 from gateway.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.plan import Plan, Timings

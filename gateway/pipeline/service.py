@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.cache import ResponseCache, StoredAnswer, collect_stream, replay_as_stream
 from gateway.config.limits import LimitsConfig
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from gateway.errors import GatewayError, UpstreamBadStream
 from gateway.limits import NO_GRANT, Grant, Limiter
 from gateway.limits.counters import MemoryCounters

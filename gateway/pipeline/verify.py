@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from gateway.cache import ResponseCache
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from gateway.errors import GatewayError
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.execute import TargetRunner

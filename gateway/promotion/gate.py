@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.config.live import Admission
 from gateway.config.snapshot import Route
-from gateway.config.store import Admission
 from gateway.promotion.promotions import Promotion, PromotionStore
 from gateway.promotion.store import open_engine
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, Select, String, bindparam, delete, fu
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gateway.config.stores import LogStoreConfig
+from gateway.config.gateway_sections import LogStoreConfig
 from gateway.db import engine_url, migrate, open_engine, schema_version
 from gateway.migrations import Migration, MigrationPlan
 from gateway.usage.aggregate import GroupTotals, group_totals

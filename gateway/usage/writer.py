@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from gateway.config.stores import LogStoreConfig
+from gateway.config.gateway_sections import LogStoreConfig
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.record import RequestRecord
 from gateway.usage.spool import Spool

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app
 from gateway.config import load_snapshot
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from gateway.errors import ConfigError
 from tests.servers import write_config
 
@@ -104,7 +104,7 @@ def test_config_check_cli(tmp_path: Path) -> None:
 
 
 def test_store_urls_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.config.stores import CacheStoreConfig, LogStoreConfig
+    from gateway.config.gateway_sections import CacheStoreConfig, LogStoreConfig
 
     monkeypatch.setenv("T_LOG_URL", "postgresql://app:s3cret@db:5432/logs")
     monkeypatch.setenv("T_CACHE_URL", "redis://:s3cret@cache:6379/0")

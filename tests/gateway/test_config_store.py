@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+from gateway.config.live import Admission, ConfigStore
 from gateway.config.snapshot import ConfigSnapshot, Route
-from gateway.config.store import Admission, ConfigStore
 from tests.servers import write_config
 
 GATEWAY = {"auth": {"open": True}, "models": {"m": {"model": "openai/m", "api_base": "http://127.0.0.1:9/v1"}}}

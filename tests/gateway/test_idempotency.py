@@ -10,7 +10,7 @@ import pytest
 from starlette.responses import Response
 
 from gateway.api.idempotency import Idempotency, MemoryKeys, RedisKeys
-from gateway.config.stores import IdempotencyConfig
+from gateway.config.gateway_sections import IdempotencyConfig
 from gateway.errors import Conflict, UpstreamError
 from gateway.pipeline.context import RequestContext
 from gateway.usage.record import RequestRecord

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from gateway.app import create_app
 from gateway.cli import app as cli_app
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from tests.gateway.conftest import CHAT_ROUTE
 from tests.servers import free_port, write_config
 

@@ -12,8 +12,8 @@ import sys
 import zlib
 
 from gateway.cache import CacheQuery, StoredAnswer, build_cache
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import CacheSettings
-from gateway.config.stores import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, completion, near, query, unit
 
 SETTINGS = CacheSettings(semantic_threshold=0.9)

@@ -9,8 +9,8 @@ from gateway.cache.bounded import Cell, Observation
 from gateway.cache.redis_evidence import RedisEvidence
 from gateway.cache.redis_store import redis_client
 from gateway.cache.tiered import TieredCache
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import CacheSettings, SemanticSettings
-from gateway.config.stores import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, SHARED_REDIS, completion, near, query, unit
 from tests.gateway.cache.test_redis_store import eventually
 

@@ -14,8 +14,8 @@ import pytest
 
 from bench.negation_set import build, negate, read_texts
 from gateway.cache import StoredAnswer, build_cache
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import CacheSettings
-from gateway.config.stores import CacheStoreConfig
 from retrieval.embedder import SentenceEmbedder
 from tests.gateway.cache.conftest import completion, query
 

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from gateway.cache import ResponseCache, StoredAnswer, build_cache
-from gateway.config.stores import CacheStoreConfig
+from gateway.config.gateway_sections import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, RedisServer, completion
 from tests.gateway.cache.replica import exact_query, paraphrase_query
 from tests.gateway.cache.test_redis_store import eventually

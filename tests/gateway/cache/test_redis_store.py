@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from gateway.cache import CacheControl, ResponseCache, StoredAnswer, build_cache
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import CacheSettings
-from gateway.config.stores import CacheStoreConfig
 from tests.conftest import REPO
 from tests.gateway.cache.conftest import DIM, SHARED_REDIS, completion, query
 from tests.gateway.cache.replica import exact_query, paraphrase_query

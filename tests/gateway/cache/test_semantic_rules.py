@@ -11,8 +11,8 @@ from gateway.cache import ResponseCache, StoredAnswer, build_cache, evidence_spa
 from gateway.cache.bounded import Cell, Observation
 from gateway.cache.evidence import Evidence
 from gateway.cache.tiered import TieredCache
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import CacheSettings, SemanticSettings
-from gateway.config.stores import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, completion, near, query, unit
 
 BOUNDED = CacheSettings(semantic=SemanticSettings(max_error=0.01))

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from gateway.cache import CacheControl, NoCache, ResponseCache, StoredAnswer, build_cache
+from gateway.config.gateway_sections import CacheStoreConfig
 from gateway.config.route_sections import CacheSettings
-from gateway.config.stores import CacheStoreConfig
 from tests.gateway.cache.conftest import DIM, completion, near, query, unit
 from tests.gateway.cache.test_lru import FakeClock
 

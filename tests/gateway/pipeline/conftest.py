@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from gateway.cache import build_cache
-from gateway.config.store import ConfigStore
+from gateway.config.live import ConfigStore
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.plan import Plan

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.config.stores import LogStoreConfig
+from gateway.config.gateway_sections import LogStoreConfig
 from gateway.db import engine_url
 from gateway.usage.record import Latency, RequestRecord
 from gateway.usage.schema import MIGRATIONS

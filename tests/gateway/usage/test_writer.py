@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.config.stores import LogStoreConfig
+from gateway.config.gateway_sections import LogStoreConfig
 from gateway.usage.metrics import UsageMetrics
 from gateway.usage.record import RequestRecord
 from gateway.usage.spool import Spool
