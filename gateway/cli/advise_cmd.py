@@ -17,9 +17,9 @@ from gateway.config.route import TaskType
 from gateway.config.route_sections import EvalColumns
 from gateway.evaluation.advise import Advice, advise
 from gateway.evaluation.costmodel import OptionCost, Projection
-from gateway.evaluation.dataset import DatasetError, load_gold
 from gateway.evaluation.evidence import LabelledCount, gather
 from gateway.evaluation.history import EvalHistory
+from gateway.gold import DatasetError, load_gold
 from gateway.promotion.store import default_store_url, open_engine
 
 

@@ -24,15 +24,14 @@ from gateway.config.route_sections import EvalColumns
 from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.errors import ConfigError
 from gateway.evaluation import report
-from gateway.evaluation.dataset import DatasetError, GoldSet, load_gold
 from gateway.evaluation.evidence import TrafficStats
 from gateway.evaluation.gate import decide, evaluate_gate
 from gateway.evaluation.history import EvalHistory
 from gateway.evaluation.metrics import PRIMARY_METRIC
 from gateway.evaluation.pipeline import EvalRun, evaluate
-from gateway.evaluation.provenance import resolve_path
 from gateway.evaluation.runner import AnswerFn
 from gateway.evaluation.variants import VariantError, build_variant, has_small_model, parse_variants, with_small_model
+from gateway.gold import DatasetError, GoldSet, load_gold
 from gateway.promotion.promotions import PromotionStore
 from gateway.promotion.store import default_store_url, open_engine
 
@@ -300,7 +299,7 @@ def _columns(route: Route, input_col: str | None, expected_col: str | None) -> d
 def _gold(snapshot: ConfigSnapshot, route: Route, data: Path | None, columns: EvalColumns) -> GoldSet:
     if data is None and route.config.eval is None:
         fail(f"route '{route.name}' has no eval.data: pass --data")
-    path = data if data is not None else resolve_path(snapshot, route.config.eval.data)  # type: ignore[union-attr]
+    path = data if data is not None else snapshot.resolve(route.config.eval.data)  # type: ignore[union-attr]
     try:
         gold = load_gold(path, route.config.task, columns)
     except DatasetError as exc:

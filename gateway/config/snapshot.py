@@ -37,8 +37,12 @@ class ConfigSnapshot:
 
     @property
     def indexes_dir(self) -> Path:
-        path = Path(self.gateway.indexes_dir)
-        return path if path.is_absolute() else self.root.parent / path
+        return self.resolve(self.gateway.indexes_dir)
+
+    def resolve(self, path: str) -> Path:
+        """A path written in the config: absolute as written, relative ones from the directory holding it."""
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else self.root.parent / candidate
 
 
 def load_gateway(root: Path) -> GatewayConfig:

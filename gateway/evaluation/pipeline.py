@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from rich.progress import Progress
 
 from gateway.config.snapshot import ConfigSnapshot, Route
-from gateway.evaluation.dataset import GoldSet
 from gateway.evaluation.history import EvalHistory
 from gateway.evaluation.provenance import Provenance, collect
 from gateway.evaluation.runner import AnswerFn, VariantResult, run_variants
+from gateway.gold import GoldSet
 
 
 @dataclass(frozen=True)

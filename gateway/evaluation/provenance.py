@@ -56,7 +56,7 @@ def model_versions(snapshot: ConfigSnapshot, config: RouteConfig) -> dict[str, s
     versions = {}
     for name, target in config.targets.items():
         if isinstance(target, ClassifierTarget):
-            versions[name] = classifier_version(resolve_path(snapshot, target.classifier))
+            versions[name] = classifier_version(snapshot.resolve(target.classifier))
         else:
             versions[name] = _model_version(snapshot, target.model)
     return versions
@@ -86,12 +86,6 @@ def examples_count(snapshot: ConfigSnapshot, config: RouteConfig) -> int | None:
         return None
     rows = read_json(snapshot.indexes_dir / config.retrieval.examples.index / MANIFEST).get("rows")
     return int(rows) if isinstance(rows, int) else None
-
-
-def resolve_path(snapshot: ConfigSnapshot, path: str) -> Path:
-    """A config path: absolute as written, relative ones from the directory holding the config dir."""
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else snapshot.root.parent / candidate
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from pathlib import Path
 from jinja2 import Environment, select_autoescape
 
 from gateway.evaluation import plots
-from gateway.evaluation.dataset import BadRow
 from gateway.evaluation.metrics import ClassificationMetrics as Classification
 from gateway.evaluation.provenance import Provenance
 from gateway.evaluation.runner import VariantResult
 from gateway.evaluation.slices import OutOfScope, TargetSlice
+from gateway.gold import BadRow
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

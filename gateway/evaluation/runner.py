@@ -17,10 +17,10 @@ from rich.progress import Progress
 from gateway.config.route import RouteConfig
 from gateway.errors import GatewayError
 from gateway.evaluation import metrics, slices
-from gateway.evaluation.dataset import GoldExample
 from gateway.evaluation.metrics import TaskMetrics
 from gateway.evaluation.slices import Escalation, OutOfScope, Scored, TargetSlice
 from gateway.evaluation.variants import VariantError, build_variant, small_target
+from gateway.gold import GoldExample
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ import logging
 
 from gateway.cache import CacheQuery, ResponseCache
 from gateway.config.snapshot import ConfigSnapshot, Route
-from gateway.evaluation.dataset import DatasetError, load_gold
-from gateway.evaluation.provenance import resolve_path
+from gateway.gold import DatasetError, load_gold
 from retrieval.batching import MicroBatcher
 
 logger = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ async def _pretrain(snapshot: ConfigSnapshot, route: Route, embedder: MicroBatch
         logger.warning("route %s: cache.semantic.pretrain needs an eval section with data; skipped", route.name)
         return 0
     try:
-        gold = load_gold(resolve_path(snapshot, config.eval.data), config.task, config.eval.columns)
+        gold = load_gold(snapshot.resolve(config.eval.data), config.task, config.eval.columns)
     except DatasetError as exc:
         logger.warning("route %s: bounded cache not pre-trained: %s", route.name, exc)
         return 0

@@ -8,7 +8,7 @@ from gateway.config.route import ClassifierTarget, RouteConfig
 from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.errors import ConfigError
 from gateway.smallmodel.head import ClassifierHead
-from gateway.smallmodel.heads import Heads, artifact_path, heads_stamp
+from gateway.smallmodel.heads import Heads, heads_stamp
 from retrieval.errors import RetrievalError
 from retrieval.index import VectorIndex
 from retrieval.registry import IndexRegistry
@@ -92,7 +92,7 @@ def _route_heads(snapshot: ConfigSnapshot, route: Route, registry: IndexRegistry
     heads: Heads = {}
     for target_name, target in route.config.targets.items():
         if isinstance(target, ClassifierTarget):
-            path = artifact_path(snapshot, target.classifier)
+            path = snapshot.resolve(target.classifier)
             try:
                 heads[(route.name, target_name)] = ClassifierHead.load(path, registry.embedder_id, registry.dim)
             except ConfigError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy import Column, Connection, Engine, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import make_url
@@ -113,9 +112,7 @@ def default_store_url(snapshot: ConfigSnapshot) -> str:
     log = make_url(snapshot.gateway.log.url)
     if log.get_backend_name() == "postgresql":
         return snapshot.gateway.log.url
-    log_path = Path(log.database or DEFAULT_FILE)
-    if not log_path.is_absolute():
-        log_path = snapshot.root.parent / log_path
+    log_path = snapshot.resolve(log.database or DEFAULT_FILE)
     return f"sqlite:///{log_path.parent / DEFAULT_FILE}"
 
 

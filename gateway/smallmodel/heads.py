@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gateway.config import ConfigSnapshot
 from gateway.config.route import ClassifierTarget
 from gateway.smallmodel import artifact
@@ -14,19 +12,13 @@ Heads = dict[tuple[str, str], ClassifierHead]
 """(route name, target name) -> the loaded head."""
 
 
-def artifact_path(snapshot: ConfigSnapshot, classifier: str) -> Path:
-    """A target's `classifier:` path; a relative one is read from the folder holding the config directory."""
-    path = Path(classifier)
-    return path if path.is_absolute() else snapshot.root.parent / path
-
-
 def load_heads(snapshot: ConfigSnapshot, embedder_id: str, dim: int) -> Heads:
     """Load each classifier target; raises ArtifactError (a ConfigError) naming the first that fails."""
     heads: Heads = {}
     for route_name, route in snapshot.routes.items():
         for target_name, target in route.config.targets.items():
             if isinstance(target, ClassifierTarget):
-                path = artifact_path(snapshot, target.classifier)
+                path = snapshot.resolve(target.classifier)
                 heads[(route_name, target_name)] = ClassifierHead.load(path, embedder_id, dim)
     return heads
 
@@ -37,6 +29,6 @@ def heads_stamp(snapshot: ConfigSnapshot) -> tuple[Stamp, ...]:
     for route in snapshot.routes.values():
         for target in route.config.targets.values():
             if isinstance(target, ClassifierTarget):
-                path = artifact_path(snapshot, target.classifier)
+                path = snapshot.resolve(target.classifier)
                 stamps += [file_stamp(path / artifact.LATEST), file_stamp(path / artifact.MANIFEST_FILE)]
     return tuple(stamps)

@@ -10,10 +10,10 @@ import yaml
 from rich.progress import Progress
 
 from gateway.config import load_snapshot
-from gateway.evaluation.dataset import GoldExample
 from gateway.evaluation.evalpath import gateway_answers
 from gateway.evaluation.runner import Answer, run_variants
 from gateway.evaluation.variants import build_variant, with_small_model
+from gateway.gold import GoldExample
 from gateway.smallmodel.train import TrainOptions, train
 from retrieval.embedder import SentenceEmbedder
 from tests.gateway.conftest import base_gateway

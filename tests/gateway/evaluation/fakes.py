@@ -9,9 +9,9 @@ from typing import Any
 
 from gateway.config.route import RouteConfig
 from gateway.errors import UpstreamError
-from gateway.evaluation.dataset import GoldExample
 from gateway.evaluation.metrics import ClassificationMetrics
 from gateway.evaluation.runner import Answer, Messages, VariantResult
+from gateway.gold import GoldExample
 
 GOLD = (
     GoldExample(2, "where is my card", "card_arrival"),

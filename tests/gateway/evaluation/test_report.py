@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from gateway.evaluation import plots, report
-from gateway.evaluation.dataset import BadRow
 from gateway.evaluation.metrics import classification_metrics
 from gateway.evaluation.provenance import Provenance
 from gateway.evaluation.runner import VariantResult
+from gateway.gold import BadRow
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -10,12 +10,12 @@ from sqlalchemy import Engine, create_engine
 
 from gateway.config.route import RouteConfig
 from gateway.evaluation import report
-from gateway.evaluation.dataset import GoldExample
 from gateway.evaluation.history import EvalHistory, HistoryEntry
 from gateway.evaluation.options import Pricing, cost_at_volume
 from gateway.evaluation.provenance import Provenance
 from gateway.evaluation.runner import Answer, Messages, run_variants
 from gateway.evaluation.slices import oos_label
+from gateway.gold import GoldExample
 from gateway.promotion.store import MIGRATIONS, migrate
 from tests.gateway.evaluation.fakes import route_config
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.route_sections import EvalColumns
-from gateway.evaluation.dataset import BadRow, DatasetError, load_gold
+from gateway.gold import BadRow, DatasetError, load_gold
 
 COLUMNS = EvalColumns(input="query", expected="intent")
 
