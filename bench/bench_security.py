@@ -114,21 +114,22 @@ def idle_connections_row(port: int, count: int, timeout_s: float) -> list[object
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
-        sock.setblocking(False)
         socks.append(sock)
     opened = time.monotonic()
     during = chat(port, "a request while the connections are held")
     still_open = count
     while still_open and time.monotonic() - opened < timeout_s * 4:
         time.sleep(0.5)
-        still_open = sum(1 for sock in socks if not _closed(sock))
+        still_open = sum(1 for sock in socks if not peer_closed(sock))
     closed_after = time.monotonic() - opened
     for sock in socks:
         sock.close()
     return [f"{count} half-open connections", count - still_open, round(closed_after, 1), round(during, 1)]
 
 
-def _closed(sock: socket.socket) -> bool:
+def peer_closed(sock: socket.socket) -> bool:
+    """Whether the other end closed *sock*; the socket is made non-blocking to ask."""
+    sock.setblocking(False)
     try:
         return sock.recv(1) == b""
     except BlockingIOError:

@@ -13,6 +13,7 @@ from gateway.api.auth import Authenticator
 from gateway.api.deps import Deps, UsageSink
 from gateway.api.idempotency import Idempotency, build_keys
 from gateway.cache import build_cache
+from gateway.config.limits import LimitsConfig
 from gateway.config.live import ConfigStore
 from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
@@ -61,7 +62,8 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     health = TargetHealth()
     preparer = Preparer(store, batcher, cache, health)
     # the eval path's traffic is the gateway measuring itself, not a client's: no budgets apply
-    limiter = None if evaluating else build_limiter(gateway.limits, gateway.cache.url, recorder.metrics.registry)
+    limiter = build_limiter(LimitsConfig() if evaluating else gateway.limits, gateway.cache.url,
+                            recorder.metrics.registry)
     service = ChatService(store, preparer, TargetRunner(providers), cache, TracedRecorder(recorder), health,
                           limiter)
     return Deps(

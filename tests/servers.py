@@ -2,38 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import yaml
+from sqlalchemy import create_engine, text
+
+from gateway.fleet import wait_http
 
 REPO = Path(__file__).resolve().parent.parent
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout_s}s")
 
 
 def wait_for(predicate, timeout_s: float = 10.0) -> bool:
@@ -90,6 +83,50 @@ def start_gateway(config_dir: Path, port: int, env: dict[str, str] | None = None
         stop(process)  # never leave a half-started gateway behind
         raise
     return process
+
+
+@contextlib.contextmanager
+def replicas(root: Path, count: int, env: dict[str, str] | None = None) -> Iterator[list[int]]:
+    """*count* gateway processes on one config, started together; every one that started is stopped after."""
+    started: list[tuple[int, subprocess.Popen]] = []
+    failures: list[BaseException] = []
+
+    def one(i: int) -> None:
+        port = free_port()
+        try:
+            # replicas import the gateway's stack all at once: on a busy 2-core machine that has taken minutes
+            started.append((port, start_gateway(root, port, env=env, log_path=root.parent / f"replica-{i}.log",
+                                                timeout_s=900)))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        yield [port for port, _ in started]
+    finally:
+        for _, process in started:
+            stop(process)
+
+
+@contextlib.contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A schema of the caller's own in the test PostgreSQL database, dropped with all it holds afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield schema
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
 
 
 def _wait_or_stop(url: str, timeout_s: float, process: subprocess.Popen) -> None:

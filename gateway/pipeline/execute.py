@@ -37,35 +37,33 @@ class TargetRunner:
         """The answer of the first target that succeeds and passes review."""
         decision = plan.decision
         while True:
-            try:
-                outcome, scope = await self._call(plan, decision)
-            except GatewayError as exc:
-                decision = _after_failure(plan, decision, exc)
-                continue
-            reviewed = _review(plan, decision, outcome, scope)
-            if isinstance(reviewed, Outcome):
-                return reviewed
-            decision = reviewed
+            step = await self._try(plan, decision)
+            if isinstance(step, Outcome):
+                return step
+            decision = step
 
     async def open_stream(self, plan: Plan) -> tuple[Outcome, AsyncIterator[Chunk]]:
         """Who answers, and a stream whose first chunk has arrived; failures before it fall back like `complete`."""
         decision = plan.decision
         while True:
             if plan.is_classifier(decision.target):
-                try:
-                    outcome, scope = await self._call(plan, decision)
-                except GatewayError as exc:
-                    decision = _after_failure(plan, decision, exc)
-                    continue
-                reviewed = _review(plan, decision, outcome, scope)
-                if isinstance(reviewed, Outcome):
-                    return replace(reviewed, body={}), _aiter(replay_as_stream(reviewed.body, include_usage=True))
-                decision = reviewed
+                step = await self._try(plan, decision)
+                if isinstance(step, Outcome):
+                    return replace(step, body={}), _aiter(replay_as_stream(step.body, include_usage=True))
+                decision = step
                 continue
             try:
                 return _attempt(plan, decision), await self._first_chunk(plan, decision.target)
             except GatewayError as exc:
                 decision = _after_failure(plan, decision, exc)
+
+    async def _try(self, plan: Plan, decision: Decision) -> Outcome | Decision:
+        """One target's answer if it is kept; else the decision to carry out next (a fallback, an escalation)."""
+        try:
+            outcome, scope = await self._call(plan, decision)
+        except GatewayError as exc:
+            return _after_failure(plan, decision, exc)
+        return _review(plan, decision, outcome, scope)
 
     async def _call(self, plan: Plan, decision: Decision) -> tuple[Outcome, OutOfScope | None]:
         spec = plan.spec(decision.target)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.cache import ResponseCache, StoredAnswer, collect_stream, replay_as_stream
 from gateway.config.limits import LimitsConfig
 from gateway.config.live import ConfigStore
 from gateway.errors import GatewayError, UpstreamBadStream
-from gateway.limits import NO_GRANT, Grant, Limiter
-from gateway.limits.counters import MemoryCounters
+from gateway.limits import NO_GRANT, Grant, Limiter, build_limiter
 from gateway.pipeline.admission import worst_case
 from gateway.pipeline.coalesce import StreamFlights
 from gateway.pipeline.context import RequestContext
@@ -41,20 +40,22 @@ class Call:
     ttfb: float | None = None
 
 
+@dataclass(eq=False)
 class ChatService:
     """Answers chat completions for routes and directly named models."""
 
-    def __init__(self, config: ConfigStore, preparer: Preparer, runner: TargetRunner, cache: ResponseCache,
-                 recorder: Recorder, health: TargetHealth, limiter: Limiter | None = None) -> None:
-        self.config = config
-        self.preparer = preparer
-        self.runner = runner
-        self.cache = cache
-        self.recorder = recorder
-        self.health = health
-        self.verifier = Verifier(config, preparer, runner, cache, recorder)
-        self.streams = StreamFlights()
-        self.limiter = limiter or Limiter(LimitsConfig(), MemoryCounters())
+    config: ConfigStore
+    preparer: Preparer
+    runner: TargetRunner
+    cache: ResponseCache
+    recorder: Recorder
+    health: TargetHealth
+    limiter: Limiter = field(default_factory=lambda: build_limiter(LimitsConfig(), "memory://"))
+    streams: StreamFlights = field(default_factory=StreamFlights, init=False)
+    verifier: Verifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.verifier = Verifier(self.config, self.preparer, self.runner, self.cache, self.recorder)
 
     async def complete(self, req: ChatCompletionRequest, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, str]]:
         plan = await self._prepare(req, ctx)

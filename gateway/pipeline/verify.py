@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gateway.cache import ResponseCache
 from gateway.config.live import ConfigStore
@@ -32,18 +32,17 @@ logger = logging.getLogger(__name__)
 DECISION = "cache-verify"
 
 
+@dataclass(eq=False)
 class Verifier:
     """Runs verification calls as background tasks; `aclose` lets the running ones finish and be logged."""
 
-    def __init__(self, config: ConfigStore, preparer: Preparer, runner: TargetRunner, cache: ResponseCache,
-                 recorder: Recorder, drain_s: float = 30.0) -> None:
-        self.config = config
-        self.preparer = preparer
-        self.runner = runner
-        self.cache = cache
-        self.recorder = recorder
-        self.drain_s = drain_s
-        self._tasks: set[asyncio.Task[bool | None]] = set()
+    config: ConfigStore
+    preparer: Preparer
+    runner: TargetRunner
+    cache: ResponseCache
+    recorder: Recorder
+    drain_s: float = 30.0
+    _tasks: set[asyncio.Task[bool | None]] = field(default_factory=set, init=False)
 
     def schedule(self, hit: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> None:
         """Verify *hit* later if the cache asked for it; returns at once."""

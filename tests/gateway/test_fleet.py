@@ -24,11 +24,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway.fleet import Fleet
-from tests.servers import REPO, free_port, stop, wait_for, wait_http, write_config
+from tests.servers import PG, REPO, free_port, pg_schema, stop, wait_for, wait_http, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # three replicas start at once: slow on a busy machine
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIRST_ROWS = 200
 ADDED_ROWS = 1000
 
@@ -96,14 +95,8 @@ def ragway(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def log_schema() -> Iterator[str]:
-    schema = f"ragway_fleet_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_schema("ragway_fleet") as schema:
+        yield schema
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +138,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, banking77_dir: Path, stub_ur
 
 
 def records(schema: str, prefix: str) -> list[tuple[str, str, float]]:
-    engine = create_engine(PG_SERVER)
+    engine = create_engine(PG)
     try:
         with engine.connect() as conn:
             conn.execute(text(f'SET search_path TO "{schema}"'))

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
+from bench.bench_security import peer_closed
 from gateway.http_guard import HEADER_TIMEOUT_ENV, MAX_CONNECTIONS_ENV, PROTOCOL
 from tests.servers import free_port, wait_for
 
@@ -45,27 +46,17 @@ def _open(port: int, data: bytes) -> socket.socket:
     return sock
 
 
-def _closed(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-
-
 def _get(port: int) -> bytes:
     with _open(port, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n") as sock:
         return sock.recv(1024)
 
 
 @pytest.mark.parametrize("server", [(1.0, 1000)], indirect=True)
-def test_connections_that_never_finish_their_headers_are_closed(server: int) -> None:
+def test_connections_that_never_finish_their_headers_arepeer_closed(server: int) -> None:
     silent = [_open(server, b"") for _ in range(50)]
     partial = [_open(server, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n") for _ in range(50)]
     assert b" 200 " in _get(server)
-    assert wait_for(lambda: all(_closed(s) for s in silent + partial), 15)
+    assert wait_for(lambda: all(peer_closed(s) for s in silent + partial), 15)
     for sock in silent + partial:
         sock.close()
 
@@ -74,7 +65,7 @@ def test_connections_that_never_finish_their_headers_are_closed(server: int) -> 
 def test_a_trickle_of_header_bytes_does_not_keep_a_connection(server: int) -> None:
     with _open(server, b"GET / HTTP/1.1\r\n") as sock:
         deadline = time.monotonic() + 10
-        while not _closed(sock) and time.monotonic() < deadline:
+        while not peer_closed(sock) and time.monotonic() < deadline:
             sock.setblocking(True)
             try:
                 sock.sendall(b"x-slow: 1\r\n")
@@ -89,14 +80,14 @@ def test_keep_alive_connection_is_timed_again_after_each_response(server: int) -
     with _open(server, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n") as sock:
         assert b" 200 " in sock.recv(1024)
         sock.sendall(b"GET / HTTP/1.1\r\n")
-        assert wait_for(lambda: _closed(sock), 10)
+        assert wait_for(lambda: peer_closed(sock), 10)
 
 
 @pytest.mark.parametrize("server", [(60.0, 20)], indirect=True)
 def test_connections_past_the_cap_are_closed_on_accept(server: int) -> None:
     socks = [_open(server, b"") for _ in range(40)]
-    assert wait_for(lambda: sum(_closed(s) for s in socks) >= 20, 10)
-    assert sum(_closed(s) for s in socks) <= 21
+    assert wait_for(lambda: sum(peer_closed(s) for s in socks) >= 20, 10)
+    assert sum(peer_closed(s) for s in socks) <= 21
     for sock in socks:
         sock.close()
     assert wait_for(lambda: b" 200 " in _get(server), 10)

@@ -8,9 +8,6 @@ tests/upstream.py: every answer reports 20 prompt and 10 completion tokens.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +17,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway.usage.pricing import approximate_tokens
-from tests.servers import free_port, start_gateway, stop, wait_for, write_config
+from tests.servers import PG, pg_schema, replicas, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PRICE_IN, PRICE_OUT, MAX_TOKENS = 1e-3, 2e-3, 50
 BUDGET, RPM = 0.50, 60
 KEYS = {"RAGWAY_TEST_BUDGET_KEY": f"sk-budget-{uuid.uuid4().hex}",
@@ -33,14 +29,8 @@ KEYS = {"RAGWAY_TEST_BUDGET_KEY": f"sk-budget-{uuid.uuid4().hex}",
 
 @pytest.fixture
 def log_schema() -> Iterator[str]:
-    schema = f"limits_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield schema
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_schema("limits") as schema:
+        yield schema
 
 
 def limits_config(root: Path, upstream: str, schema: str, limits_url: str) -> Path:
@@ -59,35 +49,6 @@ def limits_config(root: Path, upstream: str, schema: str, limits_url: str) -> Pa
     route = {"task": "generation", "targets": {"large": {"model": "priced"}},
              "policy": {"kind": "fixed", "target": "large"}, "cache": {"enabled": False}}
     return write_config(root, gateway, {"chat": route})
-
-
-@contextlib.contextmanager
-def replicas(root: Path, count: int) -> Iterator[list[int]]:
-    """*count* gateway processes on one config, started together; every one that started is stopped after."""
-    started: list[tuple[int, subprocess.Popen]] = []
-    failures: list[BaseException] = []
-
-    def one(i: int) -> None:
-        port = free_port()
-        try:
-            # replicas import the gateway's stack all at once: on a busy 2-core machine that has taken minutes
-            started.append((port, start_gateway(root, port, env=KEYS, log_path=root.parent / f"replica-{i}.log",
-                                                timeout_s=900)))
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failures:
-            raise failures[0]
-        yield [port for port, _ in started]
-    finally:
-        for _, process in started:
-            stop(process)
 
 
 def messages(i: int) -> list[dict]:
@@ -142,7 +103,7 @@ def test_a_budget_and_a_rate_limit_hold_across_replicas(
 ) -> None:
     limits_url = "redis://127.0.0.1:6379/0" if store == "redis" else "memory://"
     root = limits_config(tmp_path / "configs", test_upstream, log_schema, limits_url)
-    with replicas(root, count) as ports:
+    with replicas(root, count, KEYS) as ports:
         spent = asyncio.run(burst(ports, "RAGWAY_TEST_BUDGET_KEY", 300))
         ok = [r for r in spent if r.status_code == 200]
         refused = [r for r in spent if r.status_code != 200]
