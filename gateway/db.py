@@ -1,18 +1,77 @@
-"""One way to open either of ragway's databases (the request log, the eval database).
+"""One way to open and migrate either of ragway's databases (the request log, the eval database).
 
-SQLite on one machine, PostgreSQL (psycopg 3) shared by replicas. Each store brings its own
-numbered migrations (gateway.migrations) and applies them with `migrate`.
+SQLite on one machine, PostgreSQL (psycopg 3) shared by replicas. Each store declares its `Schema`:
+numbered migrations in order (version N is the Nth), applied by `migrate`. Applied versions live in
+a table of the store's own (so two stores can share one PostgreSQL database), and one transaction
+applies whatever is missing. On PostgreSQL an advisory lock per store makes replicas that start
+together wait for the first one instead of racing it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import URL, make_url
 
-from gateway.migrations import MigrationPlan
+Migration = Callable[[Connection], None]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A store's ordered migrations, the table recording which are applied, and its advisory lock key."""
+
+    versions_table: str
+    migrations: Sequence[Migration]
+    lock_key: int
+    versions: Table = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        versions = Table(
+            self.versions_table,
+            MetaData(),
+            Column("version", Integer, primary_key=True, autoincrement=False),
+            Column("name", String(128), nullable=False),
+            Column("applied_at", Float, nullable=False),
+        )
+        object.__setattr__(self, "versions", versions)
+
+    def apply(self, conn: Connection) -> int:
+        """Apply every migration not yet applied, in order, inside *conn*'s transaction; return the version."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(self.lock_key)))
+        self.versions.create(conn, checkfirst=True)
+        applied = set(conn.scalars(select(self.versions.c.version)))
+        for version, migration in enumerate(self.migrations, start=1):
+            if version not in applied:
+                migration(conn)
+                row = {"version": version, "name": migration.__name__, "applied_at": time.time()}
+                conn.execute(insert(self.versions), row)
+        return len(self.migrations)
+
+    def current(self, conn: Connection) -> int:
+        """The highest applied version, 0 for an empty database."""
+        if not conn.dialect.has_table(conn, self.versions.name):
+            return 0
+        return conn.scalar(select(func.max(self.versions.c.version))) or 0
 
 
 def engine_url(url: str, base_dir: Path | None = None) -> str:
@@ -44,16 +103,16 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine, plan: MigrationPlan) -> int:
-    """Apply every migration of *plan* not yet applied, in one transaction; return the schema version."""
+def migrate(engine: Engine, schema: Schema) -> int:
+    """Apply every migration of *schema* not yet applied, in one transaction; return the schema version."""
     with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
-        return plan.apply(conn)
+        return schema.apply(conn)
 
 
-def schema_version(engine: Engine, plan: MigrationPlan) -> int:
-    """The highest applied migration of *plan*, 0 for an empty database."""
+def schema_version(engine: Engine, schema: Schema) -> int:
+    """The highest applied migration of *schema*, 0 for an empty database."""
     with engine.connect() as conn:
-        return plan.current(conn)
+        return schema.current(conn)
 
 
 def _with_driver(url: URL) -> URL:

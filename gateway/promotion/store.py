@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import Column, Connection, Engine, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import make_url
 
 from gateway import db
 from gateway.config.snapshot import ConfigSnapshot
-from gateway.migrations import Migration, MigrationPlan, versions_table
+from gateway.db import Migration, Schema
 
 STORE_ENV = "RAGWAY_EVAL_STORE"
 DEFAULT_FILE = ".eval-history.db"
-# Any constant works; every ragway process must use the same one (differs from the log store's).
-_MIGRATION_LOCK_KEY = 0x7261676576
-
 metadata = MetaData()
-
-eval_migrations = versions_table("eval_migrations", metadata)
 
 
 def _eval_runs_v1(meta: MetaData) -> Table:
@@ -103,6 +99,8 @@ def m003_details_and_misses(conn: Connection) -> None:
 
 
 MIGRATIONS: Sequence[Migration] = (m001_eval_runs, m002_route_promotions, m003_details_and_misses)
+# Any lock key works; every ragway process must use the same one (it differs from the request log's).
+SCHEMA = Schema("eval_migrations", MIGRATIONS, lock_key=0x7261676576)
 
 
 def default_store_url(snapshot: ConfigSnapshot) -> str:
@@ -125,4 +123,4 @@ def open_engine(url: str) -> Engine:
 
 def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
-    return db.migrate(engine, MigrationPlan(migrations, eval_migrations, _MIGRATION_LOCK_KEY))
+    return db.migrate(engine, replace(SCHEMA, migrations=migrations))

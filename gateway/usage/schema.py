@@ -2,7 +2,7 @@
 
 `request_log` below describes the current schema and is what queries use. Each
 migration carries its own DDL, so an old store upgrades step by step even after
-the current table has moved on. Applied versions live in `schema_migrations`.
+the current table has moved on. Applied versions live in `schema_migrations` (gateway/db.py).
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ from sqlalchemy import (
     text,
 )
 
-from gateway.migrations import Migration, versions_table
+from gateway.db import Migration, Schema
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a long-lived log.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
-
-schema_migrations = versions_table("schema_migrations", metadata)
 
 
 def _request_log_v1(meta: MetaData, *later: Column[Any] | Index) -> Table:
@@ -106,3 +104,5 @@ def m003_record_ids(conn: Connection) -> None:
 
 
 MIGRATIONS: Sequence[Migration] = (m001_request_log, m002_request_texts, m003_record_ids)
+# Any lock key works; every ragway process must use the same one (it differs from the eval database's).
+SCHEMA = Schema("schema_migrations", MIGRATIONS, lock_key=0x7261677761)

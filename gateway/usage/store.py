@@ -22,14 +22,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.config.gateway_sections import LogStoreConfig
-from gateway.db import engine_url, migrate, open_engine, schema_version
-from gateway.migrations import Migration, MigrationPlan
+from gateway.db import Migration, engine_url, migrate, open_engine, schema_version
 from gateway.usage.aggregate import GroupTotals, group_totals
 from gateway.usage.record import Latency, RequestRecord, Sample
-from gateway.usage.schema import MIGRATIONS, request_log, schema_migrations
+from gateway.usage.schema import MIGRATIONS, SCHEMA, request_log
 
-# Any constant works; every ragway process must use the same one.
-_MIGRATION_LOCK_KEY = 0x7261677761
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RequestRecord) if f.name not in ("latency", "retrieved_ids"))
 _LATENCY_FIELDS = tuple(f.name for f in dataclasses.fields(Latency))
 # Text columns have no length: they are only cleaned of NUL, which PostgreSQL refuses.
@@ -52,7 +49,7 @@ class UsageStore:
         self._engine = open_engine(self.url)
         # SQLite writers take the write lock up front, so two writers queue instead of deadlocking.
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._migrations = MigrationPlan(tuple(migrations), schema_migrations, _MIGRATION_LOCK_KEY)
+        self._schema = dataclasses.replace(SCHEMA, migrations=tuple(migrations))
         self._insert = _InsertStatement(self._engine)
 
     @classmethod
@@ -66,11 +63,11 @@ class UsageStore:
 
     def migrate(self) -> int:
         """Apply every migration not yet applied, in order, in one transaction; return the schema version."""
-        return migrate(self._engine, self._migrations)
+        return migrate(self._engine, self._schema)
 
     def version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
-        return schema_version(self._engine, self._migrations)
+        return schema_version(self._engine, self._schema)
 
     def insert_many(self, records: Sequence[RequestRecord]) -> int:
         """Write *records* in one transaction; all or none are stored, and a record_id already stored is skipped."""

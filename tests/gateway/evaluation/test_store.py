@@ -11,7 +11,7 @@ from gateway.config.snapshot import ConfigSnapshot
 from gateway.evaluation.history import EvalHistory
 from gateway.evaluation.provenance import Provenance
 from gateway.promotion.promotions import Promotion, PromotionStore
-from gateway.promotion.store import MIGRATIONS, default_store_url, eval_migrations, migrate, open_engine
+from gateway.promotion.store import MIGRATIONS, SCHEMA, default_store_url, migrate, open_engine
 from tests.gateway.evaluation.fakes import result_with
 
 PROVENANCE = Provenance(
@@ -27,7 +27,7 @@ PROVENANCE = Provenance(
 def test_migrations_apply_once_in_order(eval_engine: Engine) -> None:
     assert migrate(eval_engine) == len(MIGRATIONS)
     with eval_engine.connect() as conn:
-        rows = conn.execute(select(eval_migrations.c.version, eval_migrations.c.name)).all()
+        rows = conn.execute(select(SCHEMA.versions.c.version, SCHEMA.versions.c.name)).all()
     assert [tuple(r) for r in rows] == [
         (1, "m001_eval_runs"), (2, "m002_route_promotions"), (3, "m003_details_and_misses")
     ]
