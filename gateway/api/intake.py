@@ -26,13 +26,18 @@ M = TypeVar("M", bound=BaseModel)
 
 async def admit(request: Request, model: type[M]) -> tuple[Deps, RequestContext, M]:
     """The app's dependencies, the request's context with its key id, and the body validated as *model*."""
-    deps = deps_of(request)
-    ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
-    with refusals(deps, ctx):
-        ctx = replace(ctx, key_id=deps.auth.client(request.headers.get("authorization")))
+    deps, ctx = authenticate(request)
     with refusals(deps, ctx):
         body = await read_json(request, model, deps.config.current.gateway.server.max_body_bytes)
     return deps, ctx, body
+
+
+def authenticate(request: Request) -> tuple[Deps, RequestContext]:
+    """The app's dependencies and the request's context with the client key's id."""
+    deps = deps_of(request)
+    ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
+    with refusals(deps, ctx):
+        return deps, replace(ctx, key_id=deps.auth.client(request.headers.get("authorization")))
 
 
 @contextmanager

@@ -38,6 +38,8 @@ def test_refusals_on_every_endpoint_are_logged_once(tmp_path: Path, monkeypatch:
         for request_id, (path, headers, body, status) in sent.items():
             response = client.post(path, json=body, headers={**headers, "x-request-id": request_id})
             assert response.status_code == status, (request_id, response.text)
+        assert client.get("/v1/models", headers={"x-request-id": "models-no-key"}).status_code == 401
+        sent["models-no-key"] = ("/v1/models", {}, {}, 401)
     store = UsageStore(store_url)
     try:
         records = [logged.record for logged in store.records()]
