@@ -16,7 +16,7 @@ from gateway.cli.common import DEFAULT_CONFIG, ConfigDir, console, fail, offline
 from gateway.cli.distill import read_from_logs
 from gateway.cli.finetune_report import print_result
 from gateway.config import ConfigSnapshot, Route, load_snapshot
-from gateway.config.stores import EmbedderConfig
+from gateway.config.gateway_sections import EmbedderConfig
 from gateway.errors import ConfigError
 from gateway.smallmodel import Embedder
 from gateway.smallmodel.dataset import DatasetError, LabelledData, read_labelled_csv, read_texts_csv

@@ -119,7 +119,7 @@ def test_store_urls_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def test_embedder_backend_is_torch_or_onnx() -> None:
-    from gateway.config.stores import EmbedderConfig
+    from gateway.config.gateway_sections import EmbedderConfig
 
     onnx = EmbedderConfig.model_validate({"backend": "onnx", "cache_dir": "~/exports", "quantize": False})
     options = onnx.load_options(threads=2)
