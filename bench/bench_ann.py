@@ -58,7 +58,7 @@ class SearchRow:
 
 
 def _embedder():  # type: ignore[no-untyped-def]  # the embedder class is the embed backend's to choose
-    from gateway.config.stores import EmbedderConfig
+    from gateway.config.gateway_sections import EmbedderConfig
     from retrieval.embedder import SentenceEmbedder
 
     settings = EmbedderConfig()
