@@ -65,6 +65,20 @@ def test_the_bound_covers_the_union_of_levels() -> None:
     assert table.union_bound <= 0.01
 
 
+def test_a_region_is_admitted_by_its_bound_not_its_observed_share() -> None:
+    # 14 near-duplicates all answered alike: 0% observed but a 95% bound near 19%. Admitted by its
+    # observed share, it rides on level 16's evidence inside a union that still passes 0.5%; on
+    # banking77's test set such cells were wrong 5 times of 5. By its bound, it needs a tolerance
+    # that would also admit level 16's poor low-similarity step, and the union fails.
+    counts = {"16:95": (4000, 4), "16:80": (500, 50), "1:99": (14, 0)}
+    table = BoundTable(counts, 0.95, 0.005)
+    assert table.cutoffs == {16: 95}
+    assert table.bound(Cell(1, 99)) is None
+    assert table.union_bound is not None and table.union_bound <= 0.005
+    loose = BoundTable(counts, 0.95, 0.05)
+    assert loose.cutoffs == {16: 80, 1: 99}
+
+
 def test_estimate_is_the_region_from_the_cells_step_up() -> None:
     table = BoundTable({"4:90": (100, 0), "4:80": (100, 50)}, 0.95, 0.01)
     assert table.estimate(Cell(4, 92)) == pytest.approx(upper_bound(np.array([0]), np.array([100]), 0.95)[0])
