@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,7 @@ IndexesDir = Annotated[
 Examples = Annotated[Path | None, typer.Option("--examples", help="CSV of labelled examples, with a header row.")]
 InputCol = Annotated[str, typer.Option("--input-col", help="CSV column embedded and shown as the user turn.")]
 OutputCol = Annotated[str, typer.Option("--output-col", help="CSV column shown as the assistant turn (the label).")]
+PROGRESS_EVERY_S = 5.0
 DEMO_EXAMPLES = "banking77-examples"
 DEMO_DOCS = "bank-docs"
 
@@ -197,6 +199,8 @@ def ensure_demo(
             example_rows(banking77)
         if DEMO_DOCS in wanted:
             document_rows(docs)
+    console.print(f"building the demo indexes {', '.join(wanted)} in {folder} (once; later runs reuse them)",
+                  highlight=False)
     embedder = _embedder(ctx, gateway)
     for name in wanted:
         with _errors(), _progress(f"embedding {name}") as progress:
@@ -233,10 +237,17 @@ def _embedder(ctx: typer.Context, gateway: GatewayConfig) -> Embedder:
     if given is not None:
         return given
     offline_env()
+    settings = gateway.embedder
+    # the onnx backend exports the model on its first use (tens of seconds): say what the wait is
+    first_use = " (exported to ONNX on first use)" if settings.backend == "onnx" else ""
+    console.print(f"loading embedder {settings.model}, {settings.backend} backend{first_use}", highlight=False)
+    started = time.monotonic()
     try:
-        return open_embedder(gateway.embedder.model, **gateway.embedder.load_options(threads=None))
+        embedder = open_embedder(settings.model, **settings.load_options(threads=None))
     except (OSError, ValueError) as exc:
-        fail(f"cannot load embedder '{gateway.embedder.model}': {exc}")
+        fail(f"cannot load embedder '{settings.model}': {exc}")
+    console.print(f"embedder ready in {time.monotonic() - started:.1f} s", highlight=False)
+    return embedder
 
 
 @contextmanager
@@ -250,10 +261,48 @@ def _errors() -> Iterator[None]:
 
 @contextmanager
 def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A live bar on a terminal; elsewhere (`make run`, a container log) a line every few seconds.
+
+    Either way one closing line says how many rows took how long.
+    """
+    lines = _ProgressLines(description)
+    if not console.is_terminal:
+        yield lines.update
+        lines.close()
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            lines.done = done
+
+        yield update
+    lines.close()
+
+
+class _ProgressLines:
+    """`description: done of total rows (percent), seconds`, printed at most every PROGRESS_EVERY_S."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.started = time.monotonic()
+        self.printed: float | None = None
+        self.done = 0
+
+    def update(self, done: int, total: int) -> None:
+        self.done = done
+        now = time.monotonic()
+        if self.printed is None or now - self.printed >= PROGRESS_EVERY_S:
+            self.printed = now
+            share = f" ({done / total:.0%})" if total else ""
+            console.print(f"{self.description}: {done:,} of {total:,} rows{share}, {now - self.started:.0f} s",
+                          highlight=False)
+
+    def close(self) -> None:
+        console.print(f"{self.description}: {self.done:,} rows in {time.monotonic() - self.started:.1f} s",
+                      highlight=False)
 
 
 def _manifest_table(manifest: Manifest, folder: Path) -> Table:

