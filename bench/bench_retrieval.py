@@ -1,12 +1,13 @@
-"""Retrieval benchmark: the latency embed + retrieve adds to a request, with and without micro-batching.
+"""Retrieval benchmark: the latency embed + retrieve adds to a request, per embedder backend, with and without
+micro-batching.
 
-    python -m bench.bench_retrieval [--requests 256] [--concurrency 1 32] [--doc docs/benchmarks.md]
+    python -m bench.bench_retrieval [--requests 256] [--concurrency 1 32] [--backend torch onnx] [--doc ...]
 
 Each request embeds one distinct banking77 test question and searches the banking77-examples
-index (k=4). The baseline embeds every request on its own forward pass in a worker thread;
-micro-batched requests share forward passes through MicroBatcher (its LRU is off, so no
-request is answered from memory). Both run in the same process, on the same texts, one
-after the other, and the table gives their ratio.
+index (k=4). The baseline embeds every request on its own forward pass in a worker thread with
+the torch backend; micro-batched requests share forward passes through MicroBatcher (its LRU
+is off, so no request is answered from memory). Every row runs in the same process, on the same
+texts, one after the other, and the table gives its ratio to the baseline.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from bench.report import write_section
 from gateway.config.gateway_sections import EmbedderConfig
 from retrieval.batching import MicroBatcher
 from retrieval.build import build_examples_index
-from retrieval.embedder import SentenceEmbedder
+from retrieval.embedder import open_embedder
 from retrieval.errors import RetrievalError
 from retrieval.index import VectorIndex
+from retrieval.onnx_embedder import OnnxEmbedder
+from retrieval.types import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "banking77"
@@ -73,15 +76,18 @@ async def drive(texts: Sequence[str], concurrency: int, embed: Embed, index: Vec
     return latencies, time.perf_counter() - start
 
 
-async def measure(
-    texts: Sequence[str], concurrency: int, embedder: SentenceEmbedder, index: VectorIndex
-) -> tuple[Cell, Cell]:
-    """The unbatched baseline, then micro-batching, on the same texts at the same concurrency."""
+async def baseline(texts: Sequence[str], concurrency: int, embedder: Embedder, index: VectorIndex) -> Cell:
+    """Every request on its own forward pass in a worker thread."""
 
     async def alone(text: str) -> np.ndarray:
         return (await asyncio.to_thread(embedder.encode, [text]))[0]
 
-    baseline = cell("one pass per request", concurrency, *await drive(texts, concurrency, alone, index), len(texts))
+    timing = await drive(texts, concurrency, alone, index)
+    return cell(f"{backend_of(embedder)}, one pass per request", concurrency, *timing, len(texts))
+
+
+async def batched(texts: Sequence[str], concurrency: int, embedder: Embedder, index: VectorIndex) -> Cell:
+    """Requests sharing forward passes through the gateway's MicroBatcher (its defaults, LRU off)."""
     settings = EmbedderConfig()
     batcher = MicroBatcher(embedder, settings.batch_max, settings.batch_wait_ms, cache_size=0,
                            sub_batch=settings.sub_batch)
@@ -89,7 +95,11 @@ async def measure(
         timing = await drive(texts, concurrency, batcher.embed, index)
     finally:
         await batcher.aclose()
-    return baseline, cell("micro-batched", concurrency, *timing, batcher.forward_passes)
+    return cell(f"{backend_of(embedder)}, micro-batched", concurrency, *timing, batcher.forward_passes)
+
+
+def backend_of(embedder: Embedder) -> str:
+    return f"{'onnx' if isinstance(embedder, OnnxEmbedder) else 'torch'} {getattr(embedder, 'precision', '')}"
 
 
 def cell(mode: str, concurrency: int, latencies: list[float], wall_s: float, passes: int) -> Cell:
@@ -105,7 +115,7 @@ def search_only_ms(index: VectorIndex, vectors: np.ndarray) -> float:
     return (time.perf_counter() - start) * 1000 / len(vectors)
 
 
-def load_index(embedder: SentenceEmbedder, indexes_dir: Path) -> VectorIndex:
+def load_index(embedder: Embedder, indexes_dir: Path) -> VectorIndex:
     """The built demo index when it matches the embedder; otherwise one built now in a temporary folder."""
     try:
         return VectorIndex.load(indexes_dir / INDEX, embedder.model_id, embedder.dim)
@@ -116,13 +126,15 @@ def load_index(embedder: SentenceEmbedder, indexes_dir: Path) -> VectorIndex:
     return VectorIndex.load(scratch / INDEX, embedder.model_id, embedder.dim)
 
 
-def rows(pairs: list[tuple[Cell, Cell]]) -> list[list[object]]:
+def rows(cells: list[Cell]) -> list[list[object]]:
+    """Each concurrency's cells, with their ratios to its first cell (the torch baseline)."""
     table: list[list[object]] = []
-    for baseline, batched in pairs:
-        for c in (baseline, batched):
+    for concurrency in dict.fromkeys(c.concurrency for c in cells):
+        group = [c for c in cells if c.concurrency == concurrency]
+        for c in group:
             label = f"{c.mode} ({c.forward_passes} passes)"
-            p50_ratio = f"{c.p50_ms / baseline.p50_ms:.2f}x"
-            rate_ratio = f"{c.per_second / baseline.per_second:.2f}x"
+            p50_ratio = f"{c.p50_ms / group[0].p50_ms:.2f}x"
+            rate_ratio = f"{c.per_second / group[0].per_second:.2f}x"
             table.append([label, c.concurrency, c.p50_ms, c.p95_ms, c.per_second, p50_ratio, rate_ratio])
     return table
 
@@ -155,21 +167,28 @@ async def run(args: argparse.Namespace) -> str:
     # One query per search is too little work to share across OpenMP threads; spreading it only adds waiting.
     faiss.omp_set_num_threads(1)
     settings = EmbedderConfig()
-    embedder = SentenceEmbedder(settings.model, settings.device, settings.threads, settings.precision)
-    index = load_index(embedder, args.indexes_dir)
+    embedders = {backend: open_embedder(settings.model, **{**settings.load_options(settings.threads),
+                                                           "backend": backend}) for backend in {*args.backend, "torch"}}
+    torch = embedders["torch"]
+    index = load_index(torch, args.indexes_dir)
     texts = question_texts(args.requests)
-    embedder.encode(texts[:64])  # warm-up: first passes pay for lazy initialisation
+    for embedder in embedders.values():
+        embedder.encode(texts[:64])  # warm-up: first passes pay for lazy initialisation
     load_before = os.getloadavg()[0]
-    pairs = [await measure(texts, concurrency, embedder, index) for concurrency in args.concurrency]
-    table = rows(pairs)
+    cells = []
+    for concurrency in args.concurrency:
+        cells.append(await baseline(texts, concurrency, torch, index))
+        cells += [await batched(texts, concurrency, embedders[backend], index) for backend in args.backend]
+    table = rows(cells)
     show(table)
-    search_ms = search_only_ms(index, embedder.encode(texts[:64]))
+    search_ms = search_only_ms(index, torch.encode(texts[:64]))
     notes = [
         f"{len(texts)} distinct banking77 test questions per row; search = {INDEX} "
         f"({len(index):,} rows, {index.manifest.index_type}, k={K}, FAISS on 1 thread), "
         f"{search_ms:.2f} ms per search alone.",
-        f"Model {embedder.model_id} in {embedder.precision} on {settings.threads} torch thread(s), "
-        f"{os.cpu_count()} cores; micro-batching with the gateway's defaults: max_batch {settings.batch_max}, "
+        f"Model {settings.model} on {settings.threads} thread(s), {os.cpu_count()} cores; backends: "
+        f"{', '.join(backend_of(embedders[b]) for b in args.backend)}; "
+        f"micro-batching with the gateway's defaults: max_batch {settings.batch_max}, "
         f"sub-batches of {settings.sub_batch}, wait {settings.batch_wait_ms:g} ms, LRU off.",
         f"Load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after: other work on the "
         "machine inflates every number; compare the ratio columns, measured in the same run.",
@@ -181,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_retrieval", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=256, help="requests per row (default 256)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32], help="default: 1 32")
+    parser.add_argument("--backend", nargs="+", default=["torch", "onnx"], choices=["torch", "onnx"],
+                        help="embedder backends to measure micro-batched (default: torch onnx)")
     parser.add_argument("--indexes-dir", type=Path, default=REPO / "indexes")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)

@@ -49,7 +49,7 @@ def embedder_id(model: str) -> str:
     return model
 
 
-def open_embedder(model: str = DEFAULT_MODEL, *, backend: Backend = "torch", device: str = "cpu",
+def open_embedder(model: str = DEFAULT_MODEL, *, backend: Backend = "onnx", device: str = "cpu",
                   threads: int | None = None, precision: Precision = "float32", cache_dir: Path | None = None,
                   quantize: bool = True) -> Embedder:
     """The embedder for *model* on *backend*; onnx exports the model once into *cache_dir* (see onnx_embedder)."""

