@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
@@ -10,14 +11,14 @@ import numpy as np
 from retrieval.ann import all_vectors, apply_shape
 from retrieval.errors import IndexCorrupt, IndexMismatch
 from retrieval.manifest import FAISS_FILE, ROWS_FILE, Manifest, read_manifest, verify
-from retrieval.payload import Row, read_rows
+from retrieval.payload import Row, RowFile
 from retrieval.types import Hit
 
 
 class VectorIndex:
     """Nearest rows by cosine similarity (inner product over normalised vectors)."""
 
-    def __init__(self, manifest: Manifest, ann: faiss.Index, rows: list[Row], path: Path) -> None:
+    def __init__(self, manifest: Manifest, ann: faiss.Index, rows: Sequence[Row], path: Path) -> None:
         if ann.ntotal != len(rows) or ann.d != manifest.dim:
             raise IndexCorrupt(
                 f"index '{manifest.name}': {ann.ntotal} vectors of dim {ann.d} but {len(rows)} rows "
@@ -45,7 +46,7 @@ class VectorIndex:
         except RuntimeError as exc:
             raise IndexCorrupt(f"index '{manifest.name}': unreadable {path / FAISS_FILE}") from exc
         apply_shape(ann, manifest.ann)
-        return cls(manifest, ann, read_rows(path / ROWS_FILE), path)
+        return cls(manifest, ann, RowFile.read(path / ROWS_FILE), path)
 
     @property
     def name(self) -> str:
@@ -59,9 +60,9 @@ class VectorIndex:
         return len(self._rows)
 
     @property
-    def rows(self) -> list[Row]:
+    def rows(self) -> Sequence[Row]:
         """The payload rows, row i for vector i."""
-        return list(self._rows)
+        return self._rows
 
     def stored_vectors(self) -> np.ndarray:
         """Every stored vector in row order, shape (len(self), dim): what was embedded when it was built."""

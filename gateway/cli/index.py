@@ -136,7 +136,8 @@ def list_indexes(indexes_dir: IndexesDir = None, config: ConfigDir = DEFAULT_CON
             table.add_row(name, f"[red]{exc}[/]", *[""] * 6)
             continue
         recall = "exact" if m.index_type == "flat" else f"{m.recall:.3f}@{m.recall_k}"
-        table.add_row(m.name, m.kind, str(m.rows), m.index_type, recall, m.embedder_id, m.version, m.updated_at)
+        kind = f"ivf {m.ivf_nlist} lists, nprobe {m.ivf_nprobe}" if m.index_type == "ivf" else m.index_type
+        table.add_row(m.name, m.kind, str(m.rows), kind, recall, m.embedder_id, m.version, m.updated_at)
     console.print(table if names else f"no indexes in {folder}; build one with `ragway index build`")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import pytest
 
 from retrieval.ann import RECALL_K, build_ivf, ivf_lists
 from retrieval.build import add_rows, write_index
@@ -132,3 +133,19 @@ def test_searches_keep_answering_while_rows_are_added(tmp_path: Path) -> None:
     assert registry.get("big").version == grown.version
     hit = registry.get("big").search(probe, k=1)[0]
     assert int(hit.id.split(":")[1]) >= 5_000 and hit.score > 0.99  # an added row (the fake embedder's words collide)
+
+
+def test_a_served_index_reads_its_rows_lazily_and_equal_to_the_file(tmp_path: Path) -> None:
+    from retrieval.errors import IndexCorrupt
+    from retrieval.payload import RowFile, read_rows, write_rows
+
+    rows = [Row(input=f"question {i} é", output=None if i % 3 else f"label {i}", source="s", position=i)
+            for i in range(1_000)]
+    path = tmp_path / "rows.jsonl"
+    write_rows(path, rows)
+    lazy = RowFile.read(path)
+    assert len(lazy) == 1_000 and lazy[0] == rows[0] and lazy[-1] == rows[-1] and lazy[10:13] == rows[10:13]
+    assert list(lazy) == read_rows(path) == rows
+    path.write_bytes(path.read_bytes().replace(b'{"input": "question 7 ', b'{"inptu": "question 7 '))
+    with pytest.raises(IndexCorrupt, match=r"rows\.jsonl:8: bad payload row"):
+        RowFile.read(path)[7]
