@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.embedder import embedder_id, resolve_model
+from retrieval.tokens import fast_tokenizer
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -89,15 +90,7 @@ def cached_graph(folder: Path, model: str, cache_dir: Path, quantize: bool) -> P
 
 def _tokenizer(folder: Path) -> Tokenizer:
     """The model's fast tokenizer, truncating at the model's max length and padding to the longest text."""
-    from tokenizers import Tokenizer
-
-    tokenizer: Tokenizer
-    if (folder / "tokenizer.json").is_file():
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    else:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(folder)).backend_tokenizer
+    tokenizer = fast_tokenizer(str(folder))
     tokenizer.enable_truncation(_max_tokens(folder))
     pad = _pad_token(folder)
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad) or 0, pad_token=pad)
