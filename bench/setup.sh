@@ -10,9 +10,9 @@ if ! command -v wrk >/dev/null 2>&1; then
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq wrk
 fi
 
-# Pinned peers; the benchmark prints the versions it finds installed. LiteLLM is the release ragway's own
-# litellm route runs on (pyproject resolves it), so the two litellm rows compare the same client code.
-LITELLM_VERSION="1.110.2"
+# Pinned peers; the benchmark prints the versions it finds installed. LiteLLM: the last release whose
+# [proxy] extra installs from this machine's index (1.110's needs a litellm-proxy package it does not hold).
+LITELLM_VERSION="1.108.7"
 LITELLM_VENV="$HERE/.venv-litellm"
 installed="$("$LITELLM_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null || true)"
 if [ "$installed" != "$LITELLM_VERSION" ]; then
