@@ -114,7 +114,8 @@ def litellm(workers: int = 1) -> System:
     argv = [str(LITELLM_BIN), "--config", str(BENCH_DIR / "litellm.yaml")]
     argv += ["--host", HOST, "--port", str(LITELLM_PORT), "--num_workers", str(workers)]
     env = {**OFFLINE_ENV, "LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
-    command = Command(f"litellm-{workers}w", argv, _ready(endpoint, "stub"), env=env, start_timeout_s=180)
+    # its imports take minutes on a busy 2-core machine, twice with 2 workers
+    command = Command(f"litellm-{workers}w", argv, _ready(endpoint, "stub"), env=env, start_timeout_s=600)
     return System("LiteLLM Proxy", command, endpoint, "stub")
 
 
