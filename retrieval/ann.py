@@ -66,7 +66,7 @@ def build_ivf(vectors: np.ndarray, nlist: int | None = None) -> faiss.IndexIVFFl
     rng = np.random.default_rng(0)
     sample = min(n, nlist * TRAIN_POINTS_PER_LIST)
     ivf.train(vectors if sample == n else vectors[np.sort(rng.choice(n, size=sample, replace=False))])
-    ivf.clustering_index = None  # *exact* is freed with this frame: leave no pointer to it
+    ivf.clustering_index = None  # type: ignore[assignment]  # *exact* dies with this frame: no pointer to it
     ivf.add(vectors)
     # row number -> stored vector: needed to read vectors back (MMR, adds, finetune reuse)
     ivf.make_direct_map()
