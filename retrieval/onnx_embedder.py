@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 EXPORT_VERSION = "1"  # part of the cache key: bump it when onnx_export.py writes another graph
 DEFAULT_MAX_TOKENS = 512
+MAX_BATCH = 16
 
 
 class OnnxEmbedder:
@@ -57,8 +58,10 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # like sentence-transformers: sorted by length, so each batch pads only to its own longest text
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), max(1, batch_size)):
-            rows = order[start : start + batch_size]
+        # int8 passes over 64 banking77 texts took twice the CPU per text of passes over 8 or 16
+        size = max(1, min(batch_size, MAX_BATCH))
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
             out[rows] = self._forward([texts[i] for i in rows])
         return out
 
