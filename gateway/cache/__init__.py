@@ -13,7 +13,7 @@ from gateway.cache.base import NoCache, ResponseCache
 from gateway.cache.build import build_cache
 from gateway.cache.eligibility import cacheable, storable
 from gateway.cache.key import exact_key, semantic_scope
-from gateway.cache.query import CACHE_HEADER, CacheControl, CacheLookup, CacheQuery, parse_cache_control
+from gateway.cache.query import BYPASS, CACHE_HEADER, CacheControl, CacheLookup, CacheQuery, parse_cache_control
 from gateway.cache.replay import collect_stream, replay_as_stream
 from gateway.cache.singleflight import SingleFlight
 from gateway.cache.stats import CacheStats
@@ -21,6 +21,7 @@ from gateway.cache.stored import StoredAnswer
 from gateway.cache.tiered import TieredCache, evidence_space
 
 __all__ = [
+    "BYPASS",
     "CACHE_HEADER",
     "CacheControl",
     "CacheLookup",

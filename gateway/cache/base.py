@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from gateway.cache.query import CacheLookup, CacheQuery
+from gateway.cache.query import BYPASS, CacheLookup, CacheQuery
 from gateway.cache.stats import CacheStats
 from gateway.cache.stored import StoredAnswer
 
@@ -65,7 +65,7 @@ class NoCache:
 
     async def lookup(self, q: CacheQuery) -> CacheLookup:
         self.stats.bypasses += 1
-        return CacheLookup(status="bypass", stored=None, score=None, key="")
+        return BYPASS
 
     async def store(self, q: CacheQuery, lookup: CacheLookup, answer: StoredAnswer) -> None:
         return None

@@ -101,6 +101,10 @@ class CacheLookup:
         return self.status
 
 
+# The lookup of a request that is never cached (and of one that was never looked up)
+BYPASS = CacheLookup(status="bypass", stored=None, score=None, key="")
+
+
 def parse_cache_control(headers: Mapping[str, str]) -> CacheControl:
     """Read `Cache-Control` (no-cache, no-store, max-age=0) and `x-ragway-cache` (refresh, no-store, bypass).
 

@@ -18,7 +18,7 @@ from gateway.cache.eligibility import cacheable, storable
 from gateway.cache.evidence import Evidence
 from gateway.cache.guard import StoreUnavailable
 from gateway.cache.key import exact_key, last_text, semantic_scope
-from gateway.cache.query import CacheControl, CacheLookup, CacheQuery
+from gateway.cache.query import BYPASS, CacheControl, CacheLookup, CacheQuery
 from gateway.cache.rules import Verdict, judge
 from gateway.cache.semantic import SemanticEntry, SemanticIndex
 from gateway.cache.singleflight import SingleFlight
@@ -26,7 +26,6 @@ from gateway.cache.stats import CacheStats
 from gateway.cache.stored import StoredAnswer, decode
 
 T = TypeVar("T")
-BYPASS = CacheLookup(status="bypass", stored=None, score=None, key="")
 
 
 class EntryStore(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -49,7 +49,7 @@ class TargetRunner:
             if plan.is_classifier(decision.target):
                 step = await self._try(plan, decision)
                 if isinstance(step, Outcome):
-                    return replace(step, body={}), _aiter(replay_as_stream(step.body, include_usage=True))
+                    return replace(step, body={}), replayed(step.body)
                 decision = step
                 continue
             try:
@@ -168,6 +168,7 @@ async def _prepend(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Ch
         yield chunk
 
 
-async def _aiter(chunks: Iterator[Chunk]) -> AsyncIterator[Chunk]:
-    for chunk in chunks:
+async def replayed(body: dict[str, Any]) -> AsyncIterator[Chunk]:
+    """A complete answer (a classifier's, a cached one) as the chunks of a stream, usage last."""
+    for chunk in replay_as_stream(body, include_usage=True):
         yield chunk

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gateway.cache import CacheLookup, CacheQuery
+from gateway.cache import BYPASS, CacheLookup, CacheQuery
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig, Target
 from gateway.config.snapshot import Route
 from gateway.pipeline.context import RequestContext
@@ -16,8 +16,6 @@ from gateway.pipeline.resources import RouteResources
 from gateway.pipeline.retrieve import NOTHING, Retrieved
 from gateway.routing import Decision
 from gateway.usage.record import Latency, RequestRecord
-
-BYPASS = CacheLookup(status="bypass", stored=None, score=None, key="")
 
 
 class Timings(NamedTuple):

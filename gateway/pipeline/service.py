@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gateway.cache import ResponseCache, StoredAnswer, collect_stream, replay_as_stream
+from gateway.cache import ResponseCache, StoredAnswer, collect_stream
 from gateway.config.limits import LimitsConfig
 from gateway.config.live import ConfigStore
 from gateway.errors import GatewayError, UpstreamBadStream
@@ -16,7 +16,7 @@ from gateway.limits import NO_GRANT, Grant, Limiter, build_limiter
 from gateway.pipeline.admission import worst_case
 from gateway.pipeline.coalesce import StreamFlights
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.execute import TargetRunner
+from gateway.pipeline.execute import TargetRunner, replayed
 from gateway.pipeline.outcome import Failure, Outcome, Usage, decided, from_cache, headers, meta
 from gateway.pipeline.plan import Plan
 from gateway.pipeline.prepare import Preparer
@@ -77,7 +77,7 @@ class ChatService:
         wants_usage = bool(req.stream_options and req.stream_options.include_usage)
         if plan.answered_from_cache:
             head = replace(from_cache(plan), body={})
-            chunks = _aiter(replay_as_stream(plan.lookup.response or {}, include_usage=True))
+            chunks = replayed(plan.lookup.response or {})
             self.verifier.schedule(plan, req, ctx)
         else:
             try:
@@ -267,11 +267,6 @@ def _streamed_text(seen: list[Chunk]) -> str:
         (choice.get("delta") or {}).get("content") or ""
         for chunk in seen for choice in chunk.get("choices") or () if choice.get("index", 0) == 0
     )
-
-
-async def _aiter(chunks: Any) -> AsyncIterator[Chunk]:
-    for chunk in chunks:
-        yield chunk
 
 
 async def _failing(error: GatewayError) -> AsyncIterator[Chunk]:

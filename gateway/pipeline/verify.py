@@ -16,13 +16,13 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 
-from gateway.cache import ResponseCache
+from gateway.cache import BYPASS, ResponseCache
 from gateway.config.live import ConfigStore
 from gateway.errors import GatewayError
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.execute import TargetRunner
 from gateway.pipeline.outcome import Failure, Outcome, decided
-from gateway.pipeline.plan import BYPASS, Plan, Timings
+from gateway.pipeline.plan import Plan, Timings
 from gateway.pipeline.prepare import Preparer
 from gateway.schemas import ChatCompletionRequest
 from gateway.usage.pricing import fill_costs
