@@ -68,7 +68,8 @@ class Preparer:
         with step("ragway.retrieve") as span:
             # searches and prompt assembly run in the retrieval thread, batched with concurrent requests'
             assembled = await self.retriever.submit(job) if job is not None else self._unretrieved(plan, req)
-        return self._decide(plan, req, ctx, assembled, span, started)
+            _describe(span, plan, assembled)
+        return self._decide(plan, req, ctx, assembled, started)
 
     async def _embed(self, config: RouteConfig, req: ChatCompletionRequest) -> tuple[np.ndarray | None, float]:
         """The request's vector and the milliseconds it took; None when nothing on the route reads it."""
@@ -94,7 +95,8 @@ class Preparer:
         job = self._job(plan, req)
         with step("ragway.retrieve") as span:
             assembled = assemble_many([job])[0] if job is not None else self._unretrieved(plan, req)
-        return self._decide(plan, req, ctx, assembled, span, started)
+            _describe(span, plan, assembled)
+        return self._decide(plan, req, ctx, assembled, started)
 
     def _job(self, plan: Plan, req: ChatCompletionRequest) -> RetrievalJob | None:
         """The retrieval work of *plan*; None when the route searches no index."""
@@ -111,13 +113,9 @@ class Preparer:
         return Assembled(found=NOTHING, kept=kept, messages=messages)
 
     def _decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext, assembled: Assembled,
-                span: Any, started: float) -> Plan:
+                started: float) -> Plan:
         assert plan.config is not None
         config = plan.config
-        kept = assembled.kept
-        span.set_attributes({"ragway.retrieval.examples": len(kept.examples),
-                             "ragway.retrieval.documents": len(kept.documents),
-                             "ragway.index_versions": list(plan.resources.index_versions(config))})
         retrieve_ms = _ms(started)
         features = RequestFeatures(request_id=ctx.request_id, user=req.user, text_chars=len(req.last_user_text()))
         signals = RetrievalSignals.from_hits(assembled.found.examples)
@@ -125,7 +123,7 @@ class Preparer:
             decision = decide(config.policy, features, signals, self.health.stats(plan.name))
             route_span.set_attributes({"ragway.policy": config.policy.kind, "ragway.target": decision.target,
                                        "ragway.reason": decision.reason})
-        return replace(plan, decision=decision, messages=assembled.messages, retrieved=kept,
+        return replace(plan, decision=decision, messages=assembled.messages, retrieved=assembled.kept,
                        timings=plan.timings._replace(retrieve_ms=retrieve_ms))
 
     def _direct(self, live: Live, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
@@ -182,6 +180,14 @@ def _query(route: Route, resources: RouteResources, req: ChatCompletionRequest, 
         settings=config.cache, control=parse_cache_control(ctx.headers), task=config.task,
         scope=ctx.key_id if config.cache.scope == "key" else "",
     )
+
+
+def _describe(span: Any, plan: Plan, assembled: Assembled) -> None:
+    """What the retrieval step kept, on its span (set before the span ends: an ended span drops attributes)."""
+    assert plan.config is not None
+    span.set_attributes({"ragway.retrieval.examples": len(assembled.kept.examples),
+                         "ragway.retrieval.documents": len(assembled.kept.documents),
+                         "ragway.index_versions": list(plan.resources.index_versions(plan.config))})
 
 
 def _messages(plan: Plan, req: ChatCompletionRequest) -> list[dict[str, Any]]:
