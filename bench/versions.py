@@ -7,21 +7,34 @@ import platform
 import subprocess
 from importlib import metadata
 
-from bench.peers import LITELLM_BIN, PORTKEY_SERVER
+from bench.peers import LITELLM_BIN, PORTKEY_SERVER, RAGWAY_CONFIG
 
 
 def versions() -> dict[str, str]:
     """Python, ragway and its HTTP and embedding stack, the peers, node and wrk."""
     found = {"Python": platform.python_version()}
     for dist in ("ragway", "fastapi", "uvicorn", "aiohttp", "orjson", "uvloop", "torch", "sentence-transformers",
-                 "faiss-cpu"):
+                 "onnxruntime", "faiss-cpu"):
         found[dist] = _dist_version(dist)
-    found["embedder precision (auto)"] = _precision()
+    found["embedder backend (bench config)"] = _backend()
+    found["embedder precision (auto, torch backend)"] = _precision()
     found["LiteLLM Proxy (litellm)"] = _litellm_version()
     found["Portkey gateway (@portkey-ai/gateway)"] = _portkey_version()
     found["node"] = _output(["node", "--version"]).lstrip("v")
     found["wrk"] = _wrk_version()
     return found
+
+
+def _backend() -> str:
+    """The bench config's embedder backend, int8 or float32 weights for onnx."""
+    import yaml
+
+    from gateway.config.gateway_sections import EmbedderConfig
+
+    section = yaml.safe_load((RAGWAY_CONFIG / "gateway.yaml").read_text(encoding="utf-8")).get("embedder") or {}
+    settings = EmbedderConfig.model_validate(section)
+    weights = " (int8 weights)" if settings.quantize else " (float32 weights)"
+    return settings.backend + (weights if settings.backend == "onnx" else "")
 
 
 def _precision() -> str:
