@@ -13,11 +13,12 @@ COPY retrieval ./retrieval
 RUN make install PYTHON=python3 TORCH_INDEX=https://download.pytorch.org/whl/cpu \
     && rm -rf /root/.cache/pip
 
-# The embedder's ONNX export (embedder.backend: onnx, the default) is made once here, not at every start.
-ENV XDG_CACHE_HOME=/app/.cache
+# The embedder's ONNX export (embedder.backend: onnx, the default) is made once here, not at every start;
+# the image's gateway.yaml reads it from embedder.cache_dir /app/embedders.
 RUN HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python -c \
-    "from retrieval.embedder import open_embedder; open_embedder(backend='onnx')" \
-    && chmod -R a+rX /app/.cache
+    "from pathlib import Path; from retrieval.embedder import open_embedder; \
+open_embedder(backend='onnx', cache_dir=Path('/app/embedders'))" \
+    && chmod -R a+rX /app/embedders
 
 # The demo routes with the image's gateway.yaml: auth closed, indexes and the request log on /data.
 COPY configs ./configs
