@@ -28,9 +28,9 @@ class EmbedderConfig(Strict):
     batch_max: int = Field(64, ge=1, le=1024)
     # 0: a lone request goes at once; under load, requests queue behind the running pass and form the next batch
     batch_wait_ms: float = Field(0.0, ge=0, le=100)
-    # torch threads for the serving embedder: short micro-batches run fastest on one (measured by bench/)
+    # threads of the serving embedder (torch or ONNX Runtime): short micro-batches run fastest on one (bench/)
     threads: int = Field(1, ge=1, le=64)
-    # bfloat16 where the CPU has it natively ("auto"); vectors stay within cosine 0.9999 of float32
+    # torch backend: bfloat16 where the CPU has it natively ("auto"); vectors stay within cosine 0.9999 of float32
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     # texts per padded forward pass inside a micro-batch (sorted by length first)
     sub_batch: int = Field(8, ge=1, le=1024)
