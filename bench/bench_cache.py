@@ -7,7 +7,7 @@ Part 1 times lookups in-process and on Redis: an exact hit, a semantic hit (10,0
 route's scope), and the baseline, a miss on a zero-latency upstream (lookup + call + store).
 Part 2 warms the cache with the training answers of any labelled data (banking77 by default),
 replays the test questions in a shuffled order and reports hit rate against wrong-hit rate for
-fixed thresholds, neighbour agreement and the bounded cache at max_error 0.5%, 1% and 2% (see
+fixed thresholds, neighbour agreement and the bounded cache at max_error 0.25% to 3% (see
 bench/cache_replay.py). It writes only its own section of docs/benchmarks.md.
 """
 
@@ -45,7 +45,7 @@ THRESHOLDS = [0.80, 0.85, 0.88, 0.90, 0.92, 0.94, 0.96, 0.98]
 # classification default may go.
 FLOOR_MARGIN = 0.005
 AGREEMENT = [(8, 0.80), (16, 0.75)]
-MAX_ERRORS = [0.005, 0.01, 0.02]
+MAX_ERRORS = [0.0025, 0.005, 0.01, 0.02, 0.03]
 DIM = 384
 SCOPE_SIZE = 10_000
 console = Console()
@@ -142,13 +142,13 @@ def replay_rows(ds: Dataset) -> dict[str, list[Row]]:
     plans: dict[str, list[tuple[str, CacheSettings]]] = {
         "threshold": [(f"{t:.2f}", threshold(t)) for t in THRESHOLDS],
         "agreement": [(f"{k} nearest agree, >= {floor:.2f}", agreement(k, floor)) for k, floor in AGREEMENT],
-        "bounded": [(f"max_error {m:.1%}", bounded(m)) for m in MAX_ERRORS],
+        "bounded": [(f"max_error {m * 100:g}%", bounded(m)) for m in MAX_ERRORS],
     }
     rows: dict[str, list[Row]] = {kind: [] for kind in plans}
     rows["bounded on the dev split of train"] = []
     dev = ds.dev_split()
     jobs = [(kind, name, settings, ds) for kind, items in plans.items() for name, settings in items]
-    jobs += [("bounded on the dev split of train", f"max_error {m:.1%}", bounded(m), dev) for m in MAX_ERRORS]
+    jobs += [("bounded on the dev split of train", f"max_error {m * 100:g}%", bounded(m), dev) for m in MAX_ERRORS]
     with threadpool_limits(1), Progress(console=console) as progress:
         task = progress.add_task("replaying", total=len(jobs))
         for kind, name, settings, data in jobs:
@@ -186,10 +186,14 @@ def rows_markdown(rows: dict[str, list[Row]]) -> str:
 def semantic_markdown(rows: dict[str, list[Row]], ds: Dataset, source: str) -> str:
     pick = pick_classification(rows["threshold"])
     chosen = next(r for r in rows["threshold"] if float(r.name) == pick)
-    held = [r.name for r in rows["bounded"] if r.wrong <= float(r.name.split()[-1].rstrip("%")) / 100]
-    missed = [f"{r.name} ({r.wrong:.2%} wrong)" for r in rows["bounded"] if r.name not in held]
+    served = [r for r in rows["bounded"] if r.hit_rate > 0]
+    held = [r.name for r in served if r.wrong <= float(r.name.split()[-1].rstrip("%")) / 100]
+    missed = [f"{r.name} ({r.wrong:.2%} wrong)" for r in served if r.name not in held]
+    empty = [r.name for r in rows["bounded"] if r.hit_rate == 0]
     outcome = (f"On test the wrong share stayed within the bound at {', '.join(held) or 'no setting'}"
-               + (f", and not at {', '.join(missed)}." if missed else "."))
+               + (f", and not at {', '.join(missed)}." if missed else ".")
+               + (f" No hit was served at {', '.join(empty)}: the evidence cannot bound any region that low."
+                  if empty else ""))
     default = DEFAULT_SEMANTIC_THRESHOLDS["classification"]
     return "\n".join([
         f"Warmed with {source} train ({len(ds.train_texts):,} answers), then {len(ds.test_texts):,} test "
@@ -198,10 +202,15 @@ def semantic_markdown(rows: dict[str, list[Row]], ds: Dataset, source: str) -> s
         "cached label differs, and a miss stores the gold label (the cache keeps filling and learning). "
         "Every rule runs with the contrast guard; *guarded* counts nearest neighbours it refused (negation, "
         "number, name, antonym). *Verified* is the share of requests whose hit was also sent to the model. "
-        "The bounded rule is pre-trained on train (each train question against the others) and tuned only "
-        "on the dev split (80% of train warms, 20% replays); test was replayed once per setting. Its bound "
-        "is the one-sided 95% Clopper-Pearson upper bound on the wrong share of the hits it serves, at the "
-        "end of the replay. GPTCache's row is its published figure, not measured here.",
+        "The bounded rule is pre-trained on train (each train question against the others) and checked "
+        "on the dev split (80% of train warms, 20% replays) before test is replayed, once per setting. It "
+        "serves a region (an agreement level, from a similarity up) only when the region's own one-sided "
+        "95% Clopper-Pearson upper bound fits, and the bound column is that bound on the union of the "
+        "regions served, at the end of the replay. Regions used to be admitted by their observed share: "
+        "at max_error 0.5% a test replay then served 35.6% hits at 0.82% wrong, mostly from cells of a "
+        "few near-duplicates that had all agreed in train. Admission by the bound has no tuned number; it "
+        "was checked on the dev split before test was replayed again. Which hits are verified is drawn "
+        "from the replay's seed. GPTCache's row is its published figure, not measured here.",
         "",
         rows_markdown(rows),
         "",

@@ -131,7 +131,7 @@ async def replay(ds: Dataset, name: str, settings: CacheSettings, seed: int = 1)
     """Warm with train (and pre-train a bounded rule on it), then replay test shuffled with *seed*."""
     size = len(ds.train_texts) + len(ds.test_texts) + 1
     cache = build_cache(CacheStoreConfig(url="memory://", max_entries=size), ds.train_vectors.shape[1],
-                        evidence=Evidence(rebuild_s=math.inf, rebuild_after=REBUILD_AFTER))
+                        evidence=Evidence(rebuild_s=math.inf, rebuild_after=REBUILD_AFTER), rng=random.Random(seed))
     await cache.start()
     if settings.semantic.active_rule == "bounded":
         await pretrain(cache, ds, settings)

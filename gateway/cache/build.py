@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -16,18 +17,19 @@ from gateway.config.gateway_sections import CacheStoreConfig
 
 
 def build_cache(config: CacheStoreConfig, dim: int, clock: Callable[[], float] = time.time,
-                evidence: Evidence | None = None) -> ResponseCache:
+                evidence: Evidence | None = None, rng: random.Random | None = None) -> ResponseCache:
     """memory:// -> in-process LRU and semantic index; redis://... -> Redis, mirrored into each replica.
 
     *dim* is the embedder's dimension: every request vector the gateway passes has this length.
     Call `await cache.start()` before serving and `await cache.aclose()` on shutdown. *evidence*
-    replaces the bounded rule's evidence store (by default in-process, or shared through Redis).
+    replaces the bounded rule's evidence store (by default in-process, or shared through Redis);
+    *rng* draws which hits are verified (seeded by a replay that must give the same numbers twice).
     """
     if not config.enabled:
         return NoCache()
     stats = CacheStats()
     index = SemanticIndex(dim, config.max_entries, clock)
-    return TieredCache(_store(config, index, stats, clock), index, stats, clock, evidence or _evidence(config))
+    return TieredCache(_store(config, index, stats, clock), index, stats, clock, evidence or _evidence(config), rng)
 
 
 def _evidence(config: CacheStoreConfig) -> Evidence:
