@@ -48,7 +48,7 @@ def finetune(
     method: Annotated[
         Method, typer.Option(help="head: a classifier on the gateway's embeddings; encoder: tune the embedder too.")
     ] = Method.head,
-    epochs: Annotated[int, typer.Option(min=1, help="With --method encoder: passes over the rows.")] = 2,
+    epochs: Annotated[int, typer.Option(min=1, help="With --method encoder: passes over the rows.")] = 3,
     max_minutes: Annotated[
         float, typer.Option(help="With --method encoder: stop tuning after this long (the head is still fitted).")
     ] = 15.0,

@@ -12,6 +12,7 @@ Torch and sentence-transformers are imported here only; training is plain torch 
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 Progress = Callable[[str, int, int], None]
+BUCKET = 50  # batches per length-sorted window (see _batches)
 COSINE_SCALE = 20.0  # logits = scale * cos(embedding, class vector): softmax needs a spread wider than [-1, 1]
 
 
@@ -29,14 +31,15 @@ COSINE_SCALE = 20.0  # logits = scale * cos(embedding, class vector): softmax ne
 class EncoderSettings:
     """How the encoder is tuned: *max_seconds* stops training early (checked between batches)."""
 
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     head_learning_rate: float = 1e-2
     max_seq_length: int = 64
     warmup: float = 0.1
     seed: int = 0
     max_seconds: float | None = None
+    threads: int | None = None  # torch's intra-op threads; None: one per core
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,14 @@ def tune(
     from sentence_transformers import SentenceTransformer
 
     torch.manual_seed(settings.seed)
+    # More threads than cores only makes them wait for each other (torch's default may count more).
+    torch.set_num_threads(settings.threads or os.cpu_count() or 1)
     model = SentenceTransformer(model_path, device="cpu")
     model.max_seq_length = settings.max_seq_length
     classes = sorted(set(labels))
     targets = torch.tensor([classes.index(label) for label in labels])
     class_vectors = torch.nn.Parameter(_centroids(model, texts, targets, len(classes), vectors))
-    batches = _batches(len(texts), settings)
+    batches = _batches([len(text) for text in texts], settings)
     optimiser = torch.optim.AdamW(
         [
             {"params": model.parameters(), "lr": settings.learning_rate},
@@ -146,13 +151,26 @@ def _centroids(model: Any, texts: Sequence[str], targets: Any, classes: int, giv
     return torch.nn.functional.normalize(sums, dim=1)
 
 
-def _batches(rows: int, settings: EncoderSettings) -> list[list[int]]:
+def _batches(lengths: Sequence[int], settings: EncoderSettings) -> list[list[int]]:
+    """Shuffled batches of rows of similar length, each epoch in a new order.
+
+    A batch is padded to its longest text: random batches of questions between 3 and 80 tokens
+    spend most of their compute on padding. Rows are shuffled, sorted by length within windows of
+    BUCKET batches, cut into batches, and the batches shuffled again, so batches stay random in
+    content and order but short texts train with short texts.
+    """
     shuffler = random.Random(settings.seed)
+    size, window = settings.batch_size, settings.batch_size * BUCKET
     batches: list[list[int]] = []
     for _ in range(settings.epochs):
-        order = list(range(rows))
+        order = list(range(len(lengths)))
         shuffler.shuffle(order)
-        batches.extend(order[i : i + settings.batch_size] for i in range(0, rows, settings.batch_size))
+        epoch: list[list[int]] = []
+        for start in range(0, len(order), window):
+            chunk = sorted(order[start : start + window], key=lengths.__getitem__)
+            epoch.extend(chunk[i : i + size] for i in range(0, len(chunk), size))
+        shuffler.shuffle(epoch)
+        batches.extend(epoch)
     return batches
 
 

@@ -27,13 +27,18 @@ MIN_ROWS = 10
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """*folds* for cross-fitting; *level* is the confidence of the accuracy's lower bound; C is sklearn's."""
+    """*folds* for cross-fitting; *level* is the confidence of the accuracy's lower bound; C is sklearn's.
+
+    C=30 was chosen by 5-fold cross-validation on banking77's train split alone (out-of-fold accuracy:
+    C=3 91.4%, 10 92.1%, 30 92.2%, 100 91.8%; balanced class weights at C=30: 92.2%): unit-length
+    sentence embeddings need little regularisation once there are a hundred rows per label.
+    """
 
     target_accuracy: float = 0.99
     folds: int = 5
     level: float = CONFIDENCE_LEVEL
     seed: int = 0
-    regularization: float = 10.0
+    regularization: float = 30.0
     max_in_scope_rejection: float = novelty.MAX_IN_SCOPE_REJECTION
 
 
