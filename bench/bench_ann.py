@@ -58,7 +58,7 @@ class SearchRow:
         cpu50, cpu99 = np.percentile(self.cpu_ms, [50, 99])
         return [self.threads, self.nprobe, round(float(p50), 3), round(float(p99), 3),
                 round(float(self.latencies_ms.max()), 3), round(float(cpu50), 3), round(float(cpu99), 3),
-                round(self.recall, 4), self.note]
+                f"{self.recall:.4f}", self.note]
 
 
 def _embedder():  # type: ignore[no-untyped-def]  # the embedder class is the embed backend's to choose
