@@ -33,10 +33,12 @@ class StreamRow:
     total_ms: np.ndarray
     errors: int
     seconds: float
+    first_error: str = ""
 
     def cells(self) -> list[object]:
         if len(self.total_ms) == 0:
-            return [self.system, self.concurrency, "—", "—", "—", "—", "—", f"{self.errors} / 0"]
+            return [self.system, self.concurrency, "—", "—", "—", "—", "—",
+                    f"{self.errors} / {self.errors} ({self.first_error})"]
         t50, t99 = np.percentile(self.ttfb_ms, [50, 99])
         a50, a99 = np.percentile(self.total_ms, [50, 99])
         return [self.system, self.concurrency, round(len(self.total_ms) / self.seconds, 1), round(float(t50), 2),
@@ -45,8 +47,8 @@ class StreamRow:
 
 
 async def _one(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, headers: dict[str, str]
-               ) -> tuple[float, float] | None:
-    """(ttfb, total) in ms of one streamed request, None when it failed or did not end with [DONE]."""
+               ) -> tuple[float, float] | str:
+    """(ttfb, total) in ms of one streamed request, or why it failed (a status, or no [DONE] at the end)."""
     start = time.perf_counter()
     first = None
     tail = b""
@@ -55,32 +57,33 @@ async def _one(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, 
             if first is None:
                 first = time.perf_counter()
             tail = (tail + chunk)[-64:]
-        if response.status != 200 or first is None or b"[DONE]" not in tail:
-            return None
+        if response.status != 200:
+            return f"HTTP {response.status}"
+        if first is None or b"[DONE]" not in tail:
+            return "stream without [DONE]"
     end = time.perf_counter()
     return (first - start) * 1000, (end - start) * 1000
 
 
 async def _drive(endpoint: Endpoint, model: str, texts: Sequence[str], concurrency: int, seconds: float
-                 ) -> tuple[list[tuple[float, float]], int]:
+                 ) -> tuple[list[tuple[float, float]], list[str]]:
     headers = {"Content-Type": "application/json", **dict(h.split(": ", 1) for h in endpoint.headers)}
     bodies = [json.dumps({"model": model, "stream": True, "max_tokens": 16,
                           "messages": [{"role": "user", "content": t}]}).encode() for t in texts]
     done: list[tuple[float, float]] = []
-    errors = 0
+    errors: list[str] = []
     deadline = time.perf_counter() + seconds
 
     async def worker(session: aiohttp.ClientSession, offset: int) -> None:
-        nonlocal errors
         n = offset
         while time.perf_counter() < deadline:
             n += 1
             try:
                 result = await _one(session, endpoint, bodies[n % len(bodies)], headers)
-            except (aiohttp.ClientError, TimeoutError):
-                result = None
-            if result is None:
-                errors += 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                result = type(exc).__name__
+            if isinstance(result, str):
+                errors.append(result)
             else:
                 done.append(result)
 
@@ -101,7 +104,7 @@ def measure_streaming(system: str, endpoint: Endpoint, model: str, texts: Sequen
         done, errors = asyncio.run(_drive(endpoint, model, texts, concurrency, seconds))
         ttfb = np.asarray([d[0] for d in done])
         total = np.asarray([d[1] for d in done])
-        rows.append(StreamRow(system, concurrency, ttfb, total, errors, seconds))
+        rows.append(StreamRow(system, concurrency, ttfb, total, len(errors), seconds, errors[0] if errors else ""))
     return rows
 
 
@@ -109,6 +112,8 @@ def markdown(rows: Sequence[StreamRow]) -> str:
     intro = (
         "`\"stream\": true`, the stub's answer as SSE (role, content, finish with usage, `[DONE]`). Driven by an "
         "aiohttp client (bench/streaming.py), closed loop, the same texts as above: *TTFB* is the time to the first "
-        "body byte, *total* to the end of the stream. A stream without `[DONE]` or with a non-200 status is an error."
+        "body byte, *total* to the end of the stream. A stream without `[DONE]` or with a non-200 status is an error; "
+        "a row where every stream failed names the first failure (Portkey 1.15.2 on node 20 answered HTTP 500 here, "
+        "`TypeError: immutable` in its header update, for streams through a custom host)."
     )
     return intro + "\n\n" + markdown_table(HEADERS, [row.cells() for row in rows])
