@@ -236,7 +236,8 @@ def _train_encoder(job: Job, target_accuracy: float, folds: int, seed: int, epoc
         )
     stopped = f", stopped at --max-minutes {minutes:g}" if tuning.stopped_early else ""
     console.print(f"tuned the encoder: {tuning.steps}/{tuning.planned_steps} steps in {tuning.seconds / 60:.1f} min"
-                  f" wall, {tuning.cpu_seconds / 60:.1f} min CPU{stopped} (final loss {tuning.final_loss:.3f})")
+                  f" wall, {tuning.cpu_seconds / 60:.1f} min CPU on {tuning.threads} torch thread(s){stopped}"
+                  f" (final loss {tuning.final_loss:.3f})")
     folder = save_with_encoder(trained, encoder, tuning, job.embedder_model, settings, job.artifacts_dir, job.route,
                                job.source)
     print_result(trained, folder)

@@ -1,10 +1,13 @@
-"""Encoder tuning's batches: every row once per epoch, rows of similar length batched together."""
+"""Encoder tuning's batches (every row once per epoch, similar lengths together) and thread count."""
 
 from __future__ import annotations
 
+import os
 import random
 
-from gateway.smallmodel.encoder import BUCKET, EncoderSettings, _batches
+import pytest
+
+from gateway.smallmodel.encoder import BUCKET, EncoderSettings, _batches, torch_threads
 
 
 def test_each_epoch_holds_every_row_once_in_a_new_order() -> None:
@@ -27,3 +30,12 @@ def test_batches_pad_less_than_random_batches() -> None:
     rng.shuffle(order)
     unsorted = sum(32 * max(lengths[i] for i in order[s : s + 32]) for s in range(0, len(order), 32))
     assert padded < 0.7 * unsorted
+
+
+def test_one_torch_thread_on_a_machine_busier_than_its_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (15.0, 15.0, 15.0))
+    assert torch_threads(EncoderSettings()) == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert torch_threads(EncoderSettings()) == 2
+    assert torch_threads(EncoderSettings(threads=3)) == 3
