@@ -41,7 +41,7 @@ def group_totals(
 ) -> list[GroupTotals]:
     """Per (bucket, keys) group of records with start <= ts < end: sums and latency percentiles."""
     groups = _grouping(conn, keys, bucket_s)
-    where = _window(start, end)
+    where = time_window(start, end)
     c = request_log.c
     sums = (
         select(*groups, func.count(), func.sum(case((c.status >= 400, 1), else_=0)),
@@ -78,7 +78,8 @@ def _grouping(conn: Connection, keys: Sequence[str], bucket_s: float | None) -> 
     return [cast(index, BigInteger).label("bucket_index"), *columns]
 
 
-def _window(start: float | None, end: float | None) -> list[ColumnElement[bool]]:
+def time_window(start: float | None, end: float | None) -> list[ColumnElement[bool]]:
+    """Conditions for start <= ts < end (either bound may be open); the store's queries use them too."""
     c = request_log.c
     return [cond for cond in (c.ts >= start if start is not None else None,
                               c.ts < end if end is not None else None) if cond is not None]

@@ -23,8 +23,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.config.gateway_sections import LogStoreConfig
 from gateway.db import Migration, engine_url, migrate, open_engine, schema_version
-from gateway.usage.aggregate import GroupTotals, group_totals
-from gateway.usage.record import Latency, RequestRecord, Sample
+from gateway.usage.aggregate import GroupTotals, group_totals, time_window
+from gateway.usage.record import Latency, RequestRecord
 from gateway.usage.schema import MIGRATIONS, SCHEMA, request_log
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RequestRecord) if f.name not in ("latency", "retrieved_ids"))
@@ -114,13 +114,6 @@ class UsageStore:
             for row in conn.execution_options(yield_per=1000).execute(query).mappings():
                 yield from_row(row)
 
-    def iter_samples(self, *, since: float | None = None, until: float | None = None) -> Iterator[Sample]:
-        """Only the columns summaries need, for records with since <= ts < until, streamed."""
-        query = _window(select(*(request_log.c[name] for name in Sample._fields)), since, until, None, None)
-        with self._engine.connect() as conn:
-            for row in conn.execution_options(yield_per=5000).execute(query):
-                yield Sample._make(row)
-
     def group_totals(
         self, since: float | None, until: float | None, keys: Sequence[str], bucket_s: float | None = None
     ) -> list[GroupTotals]:
@@ -201,14 +194,6 @@ def _window(
     query: Select[Any], since: float | None, until: float | None, route: str | None, after_id: int | None
 ) -> Select[Any]:
     c = request_log.c
-    conditions = [
-        cond
-        for cond in (
-            c.ts >= since if since is not None else None,
-            c.ts < until if until is not None else None,
-            c.route == route if route is not None else None,
-            c.id > after_id if after_id is not None else None,
-        )
-        if cond is not None
-    ]
-    return query.where(*conditions)
+    extra = [cond for cond in (c.route == route if route is not None else None,
+                               c.id > after_id if after_id is not None else None) if cond is not None]
+    return query.where(*time_window(since, until), *extra)
