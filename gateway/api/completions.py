@@ -2,21 +2,21 @@
 
 The prompt becomes the user message of a chat request for the same route (so the route's
 system prompt, retrieval, cache and policy apply), and the answer is mapped back to
-`text_completion` objects, plain or streamed.
+`text_completion` objects, plain or streamed. An Idempotency-Key is honoured as on chat.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter
 from pydantic import Field
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from gateway.api.errors import json_response
+from gateway.api.answer import Shape, answer_once
 from gateway.api.intake import admit, refusals
 from gateway.errors import InvalidRequest
 from gateway.schemas import ChatCompletionRequest, StreamOptions, Wire
@@ -55,11 +55,8 @@ async def completions(request: Request) -> Response:
     deps, ctx, body = await admit(request, CompletionRequest)
     with refusals(deps, ctx):
         chat = body.to_chat()
-    if not chat.stream:
-        answer, headers = await deps.service.complete(chat, ctx)
-        return json_response(text_completion(answer, chat.model), headers=headers)
-    events, headers = await deps.service.open_stream(chat, ctx)
-    return StreamingResponse(_translate(events, chat.model), media_type="text/event-stream", headers=headers)
+    shape = Shape(lambda answer: text_completion(answer, chat.model), lambda events: _translate(events, chat.model))
+    return await answer_once(request, deps, ctx, chat, shape)
 
 
 def text_completion(body: dict[str, Any], model: str) -> dict[str, Any]:
@@ -74,7 +71,7 @@ def text_completion(body: dict[str, Any], model: str) -> dict[str, Any]:
     return out
 
 
-async def _translate(events: AsyncIterator[bytes], model: str) -> AsyncIterator[bytes]:
+async def _translate(events: AsyncIterable[bytes], model: str) -> AsyncIterator[bytes]:
     async for raw in events:
         if raw == DONE:
             yield raw

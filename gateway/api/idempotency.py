@@ -4,7 +4,9 @@ The first attempt claims the key (Redis `SET NX` when the cache is Redis, so eve
 the claim), runs, and stores its answer. A retry that arrives meanwhile, on any replica, waits
 for that answer; one that arrives later gets it at once. Either way the retry is logged as a
 `replay` at zero cost. A failed first attempt releases the key, so its retry runs for real.
-The same key with a different body is a 409, like the first attempt still running past `wait_s`.
+The same key with a different body (or endpoint) is a 409, like the first attempt still running past
+`wait_s`. Chat, completions and responses share the store; api/answer.py shows the stored chat answer
+in each endpoint's shape.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from gateway.usage.record import RequestRecord
 
 PENDING = b"pending:"
 POLL_S = 0.05
+OTHER_REQUEST = "this Idempotency-Key was used with a different request body or endpoint"
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ class Idempotency:
                 yield data
         finally:
             if complete and chunks:
-                await self._keep(key, request_id, collect_stream(chunks))
+                await self._keep(key, request_id, _collect(chunks))
             else:
                 await self._release(key)
 
@@ -205,13 +208,13 @@ class Idempotency:
         """The first attempt's stored answer, waited for while it runs; None once its key is released."""
         while stored is not None and stored.startswith(PENDING):
             if stored[len(PENDING):] != fingerprint:
-                raise Conflict("this Idempotency-Key was used with a different request body", param="Idempotency-Key")
+                raise Conflict(OTHER_REQUEST, param="Idempotency-Key")
             if time.monotonic() >= deadline:
                 raise Conflict(f"a request with this Idempotency-Key is still running after {self.config.wait_s:g}s")
             await asyncio.sleep(POLL_S)
             stored = await self.keys.get(key)
         if stored is not None and orjson.loads(stored)["fingerprint"] != fingerprint.decode():
-            raise Conflict("this Idempotency-Key was used with a different request body", param="Idempotency-Key")
+            raise Conflict(OTHER_REQUEST, param="Idempotency-Key")
         return stored
 
     def _replay(self, entry: dict[str, Any], stream: bool, ctx: RequestContext, record: Record) -> Response:
@@ -222,8 +225,18 @@ class Idempotency:
         headers = {"x-ragway-cache": "replay", "idempotent-replayed": "true"}
         if not stream:
             return json_response(body, headers=headers)
-        events = [event(chunk) for chunk in replay_as_stream(body, include_usage=True)]
+        chunks = list(replay_as_stream(body, include_usage=True))
+        if chunks and "ragway" in body:  # where the first chunk of a stream carries it
+            chunks[0] = {**chunks[0], "ragway": body["ragway"]}
+        events = [event(chunk) for chunk in chunks]
         return StreamingResponse(_iterate([*events, DONE]), media_type="text/event-stream", headers=headers)
+
+
+def _collect(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The chat.completion a stream adds up to, with the gateway's `ragway` field its first chunk carried."""
+    body = collect_stream(chunks)
+    meta = next((chunk["ragway"] for chunk in chunks if "ragway" in chunk), None)
+    return body if meta is None else {**body, "ragway": meta}
 
 
 def _replay_record(body: dict[str, Any], stream: bool, ctx: RequestContext) -> RequestRecord:

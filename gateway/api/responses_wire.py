@@ -4,11 +4,13 @@ A Responses request becomes a chat request for the same route (instructions -> s
 input items -> messages, function tools -> chat tools); the chat answer becomes a Response
 object, and a chat stream becomes the Responses event stream (response.created, output items,
 text and function-call argument deltas, response.completed). The gateway keeps no conversation
-state, so `previous_response_id` is refused, as are tools other than functions.
+state, so `previous_response_id` is refused, as are tools other than functions. A Response's ids
+are drawn from its chat answer, so an answer replayed under an Idempotency-Key keeps them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -130,8 +132,17 @@ def _response_format(fmt: Item) -> Item:
     return {"type": fmt.get("type", "text")}
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+class Ids:
+    """The ids in one Response: drawn in order from its chat answer's id and time (random without an id)."""
+
+    def __init__(self, answer: Item) -> None:
+        self.seed = f"{answer['id']}\0{answer.get('created')}" if answer.get("id") else uuid.uuid4().hex
+        self.drawn = 0
+
+    def new(self, prefix: str) -> str:
+        self.drawn += 1
+        digest = hashlib.sha256(f"{self.seed}\0{self.drawn}".encode()).hexdigest()
+        return f"{prefix}_{digest[:32]}"
 
 
 def response_object(req: ResponsesRequest, response_id: str, output: list[Item], usage: Item | None,
@@ -153,12 +164,14 @@ def from_chat(req: ResponsesRequest, body: Item) -> Item:
     """The Response for a chat.completion answer; the gateway's `ragway` field kept."""
     choice = (body.get("choices") or [{}])[0]
     message = choice.get("message") or {}
+    ids = Ids(body)
+    response_id = ids.new("resp")
     output: list[Item] = []
     if message.get("content"):
-        output.append(_message_item(new_id("msg"), message["content"]))
-    output += [_call_item(new_id("fc"), call.get("id", ""), call["function"]["name"], call["function"]["arguments"])
+        output.append(_message_item(ids.new("msg"), message["content"]))
+    output += [_call_item(ids.new("fc"), call.get("id", ""), call["function"]["name"], call["function"]["arguments"])
                for call in message.get("tool_calls") or ()]
-    response = response_object(req, new_id("resp"), output, body.get("usage"), choice.get("finish_reason"),
+    response = response_object(req, response_id, output, body.get("usage"), choice.get("finish_reason"),
                                 body.get("created"))
     if "ragway" in body:
         response["ragway"] = body["ragway"]
@@ -188,7 +201,10 @@ class StreamTranslator:
 
     def __init__(self, req: ResponsesRequest) -> None:
         self.req = req
-        self.response_id = new_id("resp")
+        self.started = False
+        self.ids = Ids({})  # replaced by the first chunk's
+        self.response_id = ""
+        self.created: int | None = None
         self.sequence = 0
         self.text: list[str] = []
         self.message_id: str | None = None
@@ -198,12 +214,8 @@ class StreamTranslator:
         self.usage: Item | None = None
         self.finish: str | None = None
 
-    def start(self) -> Iterator[Event]:
-        skeleton = response_object(self.req, self.response_id, [], None, None, status="in_progress")
-        yield self._event("response.created", response=skeleton)
-        yield self._event("response.in_progress", response=skeleton)
-
     def feed(self, chunk: Item) -> Iterator[Event]:
+        yield from self._start(chunk)
         self.usage = chunk.get("usage") or self.usage
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
@@ -216,6 +228,7 @@ class StreamTranslator:
                 yield from self._call(call)
 
     def finish_events(self) -> Iterator[Event]:
+        yield from self._start({})
         output: list[tuple[int, Item]] = []
         if self.message_id is not None:
             text = "".join(self.text)
@@ -233,17 +246,28 @@ class StreamTranslator:
             yield self._event("response.output_item.done", output_index=call["output_index"], item=item)
             output.append((call["output_index"], item))
         items = [item for _, item in sorted(output, key=lambda pair: pair[0])]
-        final = response_object(self.req, self.response_id, items, self.usage, self.finish)
+        final = response_object(self.req, self.response_id, items, self.usage, self.finish, self.created)
         kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
         yield self._event(kind, response=final)
 
-    def error(self, error: Item) -> Event:
-        return self._event("error", code=error.get("code"), message=error.get("message"), param=error.get("param"),
-                           error=error)
+    def error(self, error: Item) -> Iterator[Event]:
+        yield from self._start({})
+        yield self._event("error", code=error.get("code"), message=error.get("message"), param=error.get("param"),
+                          error=error)
+
+    def _start(self, chunk: Item) -> Iterator[Event]:
+        """response.created and response.in_progress, once: the first chunk names the answer the ids come from."""
+        if self.started:
+            return
+        self.started, self.ids = True, Ids(chunk)
+        self.response_id, self.created = self.ids.new("resp"), chunk.get("created")
+        skeleton = response_object(self.req, self.response_id, [], None, None, self.created, status="in_progress")
+        yield self._event("response.created", response=skeleton)
+        yield self._event("response.in_progress", response=skeleton)
 
     def _text(self, piece: str) -> Iterator[Event]:
         if self.message_id is None:
-            self.message_id, self.message_index = new_id("msg"), self._next_index()
+            self.message_id, self.message_index = self.ids.new("msg"), self._next_index()
             yield self._event("response.output_item.added", output_index=self.message_index,
                               item=_message_item(self.message_id, "", "in_progress") | {"content": []})
             yield self._event("response.content_part.added", item_id=self.message_id,
@@ -258,7 +282,8 @@ class StreamTranslator:
         function = delta.get("function") or {}
         call = self.calls.get(index)
         if call is None:
-            call = {"id": new_id("fc"), "call_id": delta.get("id") or new_id("call"), "name": function.get("name", ""),
+            call = {"id": self.ids.new("fc"), "call_id": delta.get("id") or self.ids.new("call"),
+                    "name": function.get("name", ""),
                     "arguments": "", "output_index": self._next_index()}
             self.calls[index] = call
             item = _call_item(call["id"], call["call_id"], call["name"], "", "in_progress")

@@ -7,12 +7,13 @@ import uuid
 
 import orjson
 import pytest
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from gateway.api.idempotency import Idempotency, MemoryKeys, RedisKeys
 from gateway.config.gateway_sections import IdempotencyConfig
 from gateway.errors import Conflict, UpstreamError
 from gateway.pipeline.context import RequestContext
+from gateway.sse import DONE, event
 from gateway.usage.record import RequestRecord
 
 
@@ -90,3 +91,23 @@ async def test_a_streamed_retry_replays_the_answer_as_a_stream(idempotency: Idem
     text = "".join((orjson.loads(e[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
                    for e in events[:-1])
     assert text == "ok"
+
+
+async def test_a_streamed_answer_is_replayed_with_the_route_its_first_chunk_named(idempotency: Idempotency) -> None:
+    async def stream() -> Response:
+        chunks = [{"id": "c", "choices": [{"index": 0, "delta": {"content": "ok"}}], "ragway": {"route": "r"}},
+                  {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+
+        async def events():
+            for chunk in chunks:
+                yield event(chunk)
+            yield DONE
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    first = await idempotency.respond("key-6", b"{}", True, ctx("a"), lambda r: None, stream)
+    assert [chunk async for chunk in first.body_iterator][-1] == DONE
+    logged: list[RequestRecord] = []
+    replay = await idempotency.respond("key-6", b"{}", True, ctx("b"), logged.append, stream)
+    events = [orjson.loads(e[6:]) async for e in replay.body_iterator if e != DONE]
+    assert events[0]["ragway"] == {"route": "r"} and [r.route for r in logged] == ["r"]

@@ -57,10 +57,25 @@ def test_stream_translator_orders_events_and_sums_deltas() -> None:
               {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ":1}"}}]},
                             "finish_reason": "tool_calls"}]},
               {"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 3}}]
-    events = [*translator.start(), *(e for c in chunks for e in translator.feed(c)), *translator.finish_events()]
+    events = [*(e for c in chunks for e in translator.feed(c)), *translator.finish_events()]
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert events[0]["type"] == "response.created" and events[-1]["type"] == "response.completed"
     final = events[-1]["response"]
     assert final["output"][0]["content"][0]["text"] == "Hello"
     assert final["output"][1]["arguments"] == "{\"a\":1}" and final["output"][1]["call_id"] == "c1"
     assert final["usage"]["output_tokens"] == 3
+
+
+def test_one_chat_answer_keeps_its_response_ids_and_another_answer_gets_others() -> None:
+    body = {"id": "chatcmpl-1", "created": 5, "choices": [{"message": {"content": "Hi"}}]}
+    first, again, other = (from_chat(request(), b) for b in (body, body, {**body, "id": "chatcmpl-2"}))
+    assert first == again and first["id"].startswith("resp_") and first["output"][0]["id"].startswith("msg_")
+    assert other["id"] != first["id"] and other["output"][0]["id"] != first["output"][0]["id"]
+
+    def streamed(answer_id: str) -> list[dict]:
+        translator = StreamTranslator(request())
+        chunk = {"id": answer_id, "created": 5, "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+        return [*translator.feed(chunk), *translator.finish_events()]
+
+    assert streamed("chatcmpl-1") == streamed("chatcmpl-1")
+    assert streamed("chatcmpl-1")[-1]["response"]["id"] != streamed("chatcmpl-2")[-1]["response"]["id"]
