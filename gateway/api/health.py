@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from gateway.api.deps import DepsDep
 from gateway.api.errors import json_response
+from gateway.api.intake import AdminKey, authenticate
 from gateway.api.openapi import openapi_document
 
 router = APIRouter()
@@ -41,13 +42,12 @@ async def readyz(request: Request, deps: DepsDep) -> Response:
 async def openapi(request: Request, deps: DepsDep) -> Response:
     """The API description; a client key is needed unless auth.public_docs is set."""
     if not deps.config.current.gateway.auth.public_docs:
-        deps.auth.client(request.headers.get("authorization"))
+        authenticate(request)
     return json_response(openapi_document(request.app))
 
 
 @router.post("/admin/reload")
-async def reload(request: Request, deps: DepsDep) -> Response:
-    deps.auth.admin(request.headers.get("authorization"))
+async def reload(deps: DepsDep, _key: AdminKey) -> Response:
     result = await deps.config.reload_soon()
     return json_response({"ok": result.ok, "message": result.message, "changed": list(result.changed)},
                          200 if result.ok else 400)

@@ -1,17 +1,19 @@
-"""How every inference endpoint starts: authenticate the key, read the body, and log what it refuses.
+"""How every endpoint starts: authenticate the key, read the body, and log what it refuses.
 
 Refusals before the pipeline (a bad key, an oversized or invalid body, a conflicting Idempotency-Key)
 are logged here and those inside it (an unknown route, unusable input, a budget) by the pipeline,
-all through `ChatService.refuse`: one record per refused request.
+all through `ChatService.refuse`: one record per refused request. The admin endpoints' refusals
+(a missing admin or metrics key, a bad `since`) are logged here too, under the route name `-`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+from fastapi import Depends
 from pydantic import BaseModel
 from starlette.requests import Request
 
@@ -22,6 +24,8 @@ from gateway.pipeline.context import RequestContext
 from gateway.wire_params import WireRefusal
 
 M = TypeVar("M", bound=BaseModel)
+# no route answers an admin endpoint: "-" keeps its refusals apart from a client's unknown route ("")
+ADMIN_ROUTE = "-"
 
 
 async def admit(request: Request, model: type[M]) -> tuple[Deps, RequestContext, M]:
@@ -34,15 +38,46 @@ async def admit(request: Request, model: type[M]) -> tuple[Deps, RequestContext,
 
 def authenticate(request: Request) -> tuple[Deps, RequestContext]:
     """The app's dependencies and the request's context with the client key's id."""
-    deps = deps_of(request)
-    ctx = RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
+    deps, ctx = deps_of(request), _context(request)
     with refusals(deps, ctx):
         return deps, replace(ctx, key_id=deps.auth.client(request.headers.get("authorization")))
 
 
+async def admin_key(request: Request) -> AsyncIterator[str]:
+    """The admin key's id, for an endpoint that needs one; what the endpoint refuses is logged."""
+    with _guarded(request, deps_of(request).auth.admin) as key_id:
+        yield key_id
+
+
+async def metrics_key(request: Request) -> AsyncIterator[str]:
+    """The metrics (or admin) key's id, for /metrics and /dashboard; what they refuse is logged."""
+    with _guarded(request, deps_of(request).auth.metrics) as key_id:
+        yield key_id
+
+
+AdminKey = Annotated[str, Depends(admin_key)]
+MetricsKey = Annotated[str, Depends(metrics_key)]
+
+
+@contextmanager
+def _guarded(request: Request, check: Callable[[str | None], str]) -> Iterator[str]:
+    """The id of the key *check* accepts; a refusal, the check's or the endpoint's, is logged with the endpoint."""
+    deps, ctx = deps_of(request), _context(request)
+    endpoint = f"{request.method} {request.url.path}"
+    with refusals(deps, ctx, ADMIN_ROUTE, endpoint=endpoint):
+        key_id = check(request.headers.get("authorization"))
+    # a FastAPI dependency that yields sees the endpoint's exceptions here
+    with refusals(deps, replace(ctx, key_id=key_id), ADMIN_ROUTE, endpoint=endpoint):
+        yield key_id
+
+
+def _context(request: Request) -> RequestContext:
+    return RequestContext(request_id=request.state.request_id, key_id="", headers=request.headers)
+
+
 @contextmanager
 def refusals(deps: Deps, ctx: RequestContext, route: str = "",
-             kinds: tuple[type[GatewayError], ...] = (GatewayError,)) -> Iterator[None]:
+             kinds: tuple[type[GatewayError], ...] = (GatewayError,), endpoint: str = "") -> Iterator[None]:
     """Log a refusal of one of *kinds* raised in the block, then let it go on to the error handlers.
 
     A field a wire model refuses becomes the 400 the client gets, so it is logged as that.
@@ -51,8 +86,8 @@ def refusals(deps: Deps, ctx: RequestContext, route: str = "",
         yield
     except WireRefusal as exc:
         error = InvalidRequest(exc.message, param=exc.param, code=exc.code)
-        deps.service.refuse(ctx, error, route)
+        deps.service.refuse(ctx, error, route, endpoint)
         raise error from None
     except kinds as exc:
-        deps.service.refuse(ctx, exc, route)
+        deps.service.refuse(ctx, exc, route, endpoint)
         raise

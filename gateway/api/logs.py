@@ -1,7 +1,8 @@
 """GET /v1/logs/summary (admin), /metrics (Prometheus) and /dashboard, read from `app.state.deps`.
 
 The app's `Deps` carries `usage` (a UsageRecorder or NullRecorder: `.store`, `.metrics`) and
-`auth` (`admin(...)` and `metrics(...)` raise Unauthorized for a missing or wrong key).
+`auth` (`admin(...)` and `metrics(...)` raise Unauthorized for a missing or wrong key); the
+`AdminKey` and `MetricsKey` dependencies check the key and log every refusal in the request log.
 
 A window reads every record in it, so windows are capped at MAX_WINDOW, one summary or page is
 computed at a time (in a worker thread, off the event loop), and each is served from memory for
@@ -22,6 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from gateway.api.intake import AdminKey, MetricsKey
 from gateway.config.limits import LimitsConfig
 from gateway.errors import InvalidRequest, ServiceUnavailable
 from gateway.usage.dashboard import PLOTLY_ASSET, plotly_js_path, render_dashboard
@@ -49,7 +51,7 @@ class UsageView(Protocol):
 
 
 class LogsDeps(Protocol):
-    """The part of the app's Deps these endpoints use."""
+    """The part of the app's Deps these endpoints use (their key dependencies read `auth` and `service`)."""
 
     @property
     def usage(self) -> UsageView: ...
@@ -74,11 +76,11 @@ router = APIRouter()
 async def logs_summary(
     request: Request,
     deps: LogsDepsDep,
+    _key: AdminKey,
     since: Annotated[str, Query(description="A duration back from now (24h, 7d) or an ISO time.")] = "24h",
     by: Annotated[str, Query(description="Comma-separated: route,target,model,cache,status.")] = "route,target",
 ) -> dict[str, Any]:
     """The same summary as `ragway logs summary`, as JSON (admin key required)."""
-    deps.auth.admin(request.headers.get("authorization"))
     start = _start(_checked(parse_since, since, "since"))
     keys = _checked(parse_group_keys, by, "by")
     store = _store(deps)
@@ -93,14 +95,12 @@ async def logs_summary(
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request, deps: LogsDepsDep) -> Response:
-    deps.auth.metrics(request.headers.get("authorization"))
+async def metrics(deps: LogsDepsDep, _key: MetricsKey) -> Response:
     return Response(deps.usage.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/dashboard", include_in_schema=False)
-async def dashboard(request: Request, deps: LogsDepsDep, since: str = "24h") -> HTMLResponse:
-    deps.auth.metrics(request.headers.get("authorization"))
+async def dashboard(request: Request, deps: LogsDepsDep, _key: MetricsKey, since: str = "24h") -> HTMLResponse:
     window = min(_checked(parse_duration, since, "since"), MAX_WINDOW)
     render = partial(render_dashboard, _store(deps), window, limits=deps.limits)
     html = await _views(request).get(("dashboard", window), lambda: run_in_threadpool(render))
@@ -108,8 +108,7 @@ async def dashboard(request: Request, deps: LogsDepsDep, since: str = "24h") -> 
 
 
 @router.get(PLOTLY_ASSET, include_in_schema=False)
-async def plotly_js(request: Request, deps: LogsDepsDep) -> FileResponse:
-    deps.auth.metrics(request.headers.get("authorization"))
+async def plotly_js(_key: MetricsKey) -> FileResponse:
     return FileResponse(
         plotly_js_path(), media_type="text/javascript", headers={"cache-control": "private, max-age=86400"}
     )

@@ -91,13 +91,14 @@ class ChatService:
         call = replace(call, ttfb=time.perf_counter())
         return self._relay(plan, ctx, head, chunks, call, wants_usage), {**headers(plan, head), **call.grant.headers}
 
-    def refuse(self, ctx: RequestContext, error: GatewayError, route: str = "") -> None:
+    def refuse(self, ctx: RequestContext, error: GatewayError, route: str = "", endpoint: str = "") -> None:
         """Log a request refused before it had a plan: bad key, bad body, unknown route, unusable input, limits.
 
-        Every refusal on every endpoint is logged here, once."""
+        Every refusal on every endpoint is logged here, once; *endpoint* ("GET /metrics") names where, for
+        the requests no route answers."""
+        reason = f"refused: {endpoint}: {error.message}" if endpoint else f"refused: {error.message}"
         rec = RequestRecord(ts=ctx.ts, request_id=ctx.request_id, route=route, key_id=ctx.key_id,
-                            decision="refused", reason=f"refused: {error.message}", status=error.status,
-                            error_type=error.code)
+                            decision="refused", reason=reason, status=error.status, error_type=error.code)
         rec.latency.total_ms = ctx.elapsed_ms()
         self.recorder.record(rec)
 

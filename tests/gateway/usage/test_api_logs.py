@@ -42,6 +42,7 @@ def test_summary_needs_the_admin_key(client: TestClient) -> None:
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
     assert client.get("/v1/logs/summary", headers={"authorization": "Bearer nope"}).status_code == 401
+    assert client.app.state.deps.service.refused == [("-", "GET /v1/logs/summary", 401)] * 2
 
 
 def test_summary_returns_the_cli_figures_as_json(client: TestClient) -> None:
