@@ -22,6 +22,7 @@ from rich.table import Table
 
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
+from gateway.config.gateway_sections import EmbedderConfig
 from gateway.smallmodel import ClassifierHead, Embedder, artifact, threshold_table
 from gateway.smallmodel.reuse import vectors_for
 from gateway.smallmodel.train import TrainedHead, TrainOptions, train
@@ -185,7 +186,7 @@ def main() -> None:
                         help="Measure this `ragway finetune` artifact instead of training a head here.")
     args = parser.parse_args()
     offline_env()
-    embedder = load_embedder(args.embedder)
+    embedder = load_embedder(EmbedderConfig(model=args.embedder))
     if args.artifact is not None:
         trained = load_trained(args.artifact, embedder)
     else:

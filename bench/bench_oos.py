@@ -29,6 +29,7 @@ from rich.table import Table
 from bench.bench_cascade import write_section
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
+from gateway.config.gateway_sections import EmbedderConfig
 from gateway.config.route import UnknownAnswer
 from gateway.routing import Scope, out_of_scope
 from gateway.smallmodel.reuse import vectors_for
@@ -161,7 +162,7 @@ def main() -> None:
     data = split(read(args.data / "train.csv"), read(args.data / "test.csv"))
     if args.write_split:
         write_split(args.write_split, data)
-    embedder = load_embedder(args.embedder)
+    embedder = load_embedder(EmbedderConfig(model=args.embedder))
     texts, labels = [t for t, _ in data["train"]], [c for _, c in data["train"]]
     index = args.index if args.index.is_dir() else None
     train_x = vectors_for(texts, embedder, index).vectors

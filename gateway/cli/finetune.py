@@ -81,9 +81,11 @@ def finetune(
 
     Cross-fits: each row is scored by a head trained without its fold, the threshold is the lowest
     confidence at which the 95% lower confidence bound (Wilson) of the kept answers' accuracy reaches
-    --target-accuracy, and the served head is then fitted on all rows. Rows the route's example index
-    already holds are not embedded again. An out-of-scope bar (similarity to the nearest class centroid)
-    is calibrated too; --oos sharpens it; serve it with `unknown:` in the route.
+    --target-accuracy, and the served head is then fitted on all rows. The head keeps the rows'
+    vectors: the 10 nearest rows' vote is mixed into its probabilities (out of fold while calibrating).
+    Rows the route's example index already holds are not embedded again. An out-of-scope bar
+    (similarity to the nearest training row) is calibrated too; --oos sharpens it; serve it with
+    `unknown:` in the route.
 
     --method encoder also tunes the embedder's weights on the rows (CPU; --max-minutes caps it) and
     serves that tuned encoder as the route's own small model. With --export, writes the labelled

@@ -9,6 +9,8 @@ from rich.table import Table
 
 from gateway.cli.common import console
 
+SCORES = {"centroid": "class centroid", "nearest example": "training example"}
+
 if TYPE_CHECKING:
     from gateway.smallmodel.train import TrainedHead
 
@@ -23,7 +25,10 @@ def print_result(trained: TrainedHead, folder: Path) -> None:
     for row in cal.table:
         table.add_row(f"{row.threshold:.2f}", f"{row.coverage:.1%}", f"{row.accuracy:.1%}", f"{row.lower_bound:.1%}")
     console.print(table)
-    console.print(f"out-of-fold accuracy: {cal.accuracy:.1%} (temperature {cal.temperature:.2f})")
+    examples = trained.examples
+    vote = (f"; the {examples.settings.k} nearest of {len(examples.labels):,} training rows vote with weight "
+            f"{examples.settings.weight:g}" if examples is not None and examples.settings.weight > 0 else "")
+    console.print(f"out-of-fold accuracy: {cal.accuracy:.1%} (temperature {cal.temperature:.2f}{vote})")
     if cal.reached:
         console.print(
             f"threshold {cal.threshold:.3f}: keeps {cal.coverage:.1%} of queries local at {cal.threshold_accuracy:.1%} "
@@ -38,7 +43,7 @@ def print_result(trained: TrainedHead, folder: Path) -> None:
         caught = (f"; catches {novel.oos_caught:.1%} of the {novel.n_oos:,} --oos examples"
                   if novel.oos_caught is not None else "")
         console.print(
-            f"out-of-scope bar: similarity to the nearest class centroid < {novel.threshold:.3f} "
+            f"out-of-scope bar: similarity to the nearest {SCORES[novel.score]} < {novel.threshold:.3f} "
             f"(rejects {novel.in_scope_rejected:.1%} of in-scope rows out of fold{caught}); "
             "serve it with `unknown: escalate` or `unknown: {answer: <label>}` in the route"
         )

@@ -4,6 +4,9 @@
     artifacts/banking77/v3/manifest.json
     artifacts/banking77/v3/head.npz     the fitted weights: coef, intercept, classes (plain arrays)
     artifacts/banking77/v3/novelty.npy  class centroids for the out-of-scope score (plain .npy, no pickle)
+    artifacts/banking77/v3/examples.npz the training vectors and label columns: the neighbours' vote and the
+                                        nearest-example out-of-scope score (format-2 artifacts without it
+                                        serve the head alone and the centroid score)
     artifacts/banking77/v3/encoder/     with `--method encoder`: the tuned sentence-transformers model
 
 The head is stored as plain numpy arrays and read with `allow_pickle=False`: a route file (hot
@@ -22,18 +25,20 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import ValidationError
 
 from gateway.config.base import Strict
 from gateway.errors import ConfigError
+from gateway.smallmodel.knn import Examples, KnnSettings
 
 MODEL_FILE = "head.npz"
 PICKLED_MODEL_FILE = "model.joblib"
 FORMAT = 2
 NOVELTY_FILE = "novelty.npy"
+EXAMPLES_FILE = "examples.npz"
 ENCODER_DIR = "encoder"
 Extra = Callable[[Path], dict[str, Any]] | None
 """Writes more files into a staging version folder; returns manifest fields describing them."""
@@ -74,13 +79,28 @@ class Calibration(Strict):
 
 
 class NoveltyInfo(Strict):
-    """The out-of-scope bar: a query whose similarity to the nearest class centroid is below `threshold`."""
+    """The out-of-scope bar: a query whose similarity (`score`) is below `threshold` is out of scope.
+
+    `score` is "centroid" (the nearest class centroid, novelty.npy) or "nearest example" (the nearest
+    training row, examples.npz).
+    """
 
     threshold: float
+    score: Literal["centroid", "nearest example"] = "centroid"
     in_scope_rejected: float
     oos_caught: float | None = None
     n_oos: int = 0
     max_in_scope_rejection: float
+    sha256: str = ""
+
+
+class KnnInfo(Strict):
+    """The nearest training examples' vote (examples.npz), mixed into the head's probabilities."""
+
+    k: int
+    scale: float
+    weight: float
+    n_examples: int
     sha256: str = ""
 
 
@@ -111,6 +131,7 @@ class Manifest(Strict):
     model_sha256: str
     calibration: Calibration
     novelty: NoveltyInfo | None = None
+    knn: KnnInfo | None = None
     encoder: EncoderInfo | None = None
 
 
@@ -175,11 +196,12 @@ def next_version(route_dir: Path) -> str:
 
 def write(
     route_dir: Path, estimator: Any, manifest_fields: dict[str, Any], *,
-    centroids: np.ndarray | None = None, extra: Extra = None,
+    centroids: np.ndarray | None = None, examples: Examples | None = None, extra: Extra = None,
 ) -> Path:
     """Write a new version folder and point `latest` at it; readers never see half a version.
 
-    Only the fitted arrays of *estimator* (`coef_`, `intercept_`, `classes_`) are stored.
+    Only the fitted arrays of *estimator* (`coef_`, `intercept_`, `classes_`) are stored, and
+    *examples* (training vectors and label columns) when the head votes with its neighbours.
     """
     route_dir.mkdir(parents=True, exist_ok=True)
     version = next_version(route_dir)
@@ -196,6 +218,8 @@ def write(
         np.save(staging / NOVELTY_FILE, np.asarray(centroids, dtype=np.float32), allow_pickle=False)
         novelty_sha = hashlib.sha256((staging / NOVELTY_FILE).read_bytes()).hexdigest()
         fields["novelty"] = NoveltyInfo.model_validate({**_as_dict(fields["novelty"]), "sha256": novelty_sha})
+    if examples is not None:
+        fields["knn"] = _write_examples(staging, examples)
     if extra is not None:
         fields.update(extra(staging))
     manifest = Manifest(version=version, model_sha256=digest, **fields)
@@ -207,9 +231,40 @@ def write(
     return route_dir / version
 
 
+def _write_examples(staging: Path, examples: Examples) -> KnnInfo:
+    with (staging / EXAMPLES_FILE).open("wb") as handle:
+        np.savez(handle, vectors=examples.vectors, labels=examples.labels)
+    settings = examples.settings
+    return KnnInfo(k=settings.k, scale=settings.scale, weight=settings.weight, n_examples=len(examples.labels),
+                   sha256=hashlib.sha256((staging / EXAMPLES_FILE).read_bytes()).hexdigest())
+
+
+def read_examples(folder: Path, manifest: Manifest) -> Examples | None:
+    """The training examples the head votes with, checked against the manifest; None in older artifacts."""
+    if manifest.knn is None:
+        return None
+    path = folder / EXAMPLES_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != manifest.knn.sha256:
+        raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
+    info = manifest.knn
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            vectors, labels = np.asarray(arrays["vectors"]), np.asarray(arrays["labels"])
+        if vectors.shape != (info.n_examples, manifest.dim):
+            raise ValueError(f"vectors {vectors.shape} do not fit {info.n_examples} examples x {manifest.dim}")
+        settings = KnnSettings(k=info.k, scale=info.scale, weight=info.weight)
+        return Examples(vectors, labels, len(manifest.labels), settings)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a head's examples: {exc}") from None
+
+
 def read_centroids(folder: Path, manifest: Manifest) -> np.ndarray | None:
-    """The class centroids of the novelty score, checked against the manifest; None in older artifacts."""
-    if manifest.novelty is None:
+    """The class centroids of the novelty score, checked against the manifest; None when it is not served."""
+    if manifest.novelty is None or manifest.novelty.score != "centroid":
         return None
     path = folder / NOVELTY_FILE
     try:

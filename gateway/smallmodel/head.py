@@ -2,7 +2,10 @@
 
 sklearn's predict_proba costs tens of microseconds in input checks for a single row; the
 head keeps the fitted weights as numpy arrays (with the calibration temperature folded
-in) so one prediction costs a few microseconds after the embedding.
+in) so one prediction costs a few microseconds after the embedding. A head trained with its
+examples (`knn` in the manifest) also compares the query with every training row: the nearest
+rows' vote is mixed into the probabilities, and the nearest row's similarity is the
+out-of-scope score (one more matrix-vector product over the examples).
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import numpy as np
 from gateway.smallmodel import artifact
 from gateway.smallmodel.artifact import ArtifactError, Manifest
 from gateway.smallmodel.embedder import Embedder
+from gateway.smallmodel.knn import Examples
 
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """`similarity` is the query's cosine to the nearest class centroid (None without a novelty score);
-    `novel` says it is below the calibrated out-of-scope bar."""
+    """`similarity` is the out-of-scope score (cosine to the nearest training example, or to the nearest
+    class centroid in heads without examples; None without a novelty score); `novel` says it is below
+    the calibrated out-of-scope bar."""
 
     label: str
     confidence: float
@@ -48,6 +53,7 @@ class ClassifierHead:
         self.temperature = temperature
         self.manifest = manifest
         self._centroids: np.ndarray | None = None
+        self._examples: Examples | None = None
         self.novelty_threshold: float | None = None
         self.encoder: Embedder | None = None
 
@@ -57,6 +63,13 @@ class ClassifierHead:
             raise ValueError(f"centroids {centroids.shape} do not fit {len(self.labels)} labels x {self.dim}")
         self._centroids = None if centroids is None else np.ascontiguousarray(centroids.T, dtype=np.float32)
         self.novelty_threshold = threshold
+        return self
+
+    def with_examples(self, examples: Examples | None) -> ClassifierHead:
+        """This head voting with its training *examples*; their nearest similarity becomes the novelty score."""
+        if examples is not None and (examples.vectors.shape[1] != self.dim or examples.n_classes != len(self.labels)):
+            raise ValueError(f"examples {examples.vectors.shape} do not fit {len(self.labels)} labels x {self.dim}")
+        self._examples = examples
         return self
 
     @classmethod
@@ -92,8 +105,9 @@ class ClassifierHead:
                                          manifest.calibration.temperature, manifest)
         except ValueError as exc:
             raise ArtifactError(f"{folder}: {exc}") from None
-        centres = artifact.read_centroids(folder, manifest)
-        head.with_novelty(centres, manifest.novelty.threshold if manifest.novelty else None)
+        head.with_novelty(artifact.read_centroids(folder, manifest),
+                          manifest.novelty.threshold if manifest.novelty else None)
+        head.with_examples(artifact.read_examples(folder, manifest))
         if manifest.encoder is not None:
             head.encoder = artifact.read_encoder(folder, manifest)
         return head
@@ -109,23 +123,31 @@ class ClassifierHead:
 
     def predict(self, vector: np.ndarray) -> Prediction:
         """The most likely label of one embedding, with its calibrated probability."""
-        logits = vector @ self._weights + self._bias
-        best = int(logits.argmax())
-        confidence = 1.0 / float(np.exp(logits - logits[best]).sum())
-        if self._centroids is None or self.novelty_threshold is None:
+        probs, similarity = self.scores(np.asarray(vector)[None, :])
+        best = int(probs[0].argmax())
+        confidence = float(probs[0, best])
+        if similarity is None or self.novelty_threshold is None:
             return Prediction(self.labels[best], confidence)
-        similarity = float((vector @ self._centroids).max())
-        return Prediction(self.labels[best], confidence, similarity, similarity < self.novelty_threshold)
+        score = float(similarity[0])
+        return Prediction(self.labels[best], confidence, score, score < self.novelty_threshold)
 
-    def similarities(self, vectors: np.ndarray) -> np.ndarray | None:
-        """Each row's cosine to the nearest class centroid, or None when the head has no novelty score."""
-        if self._centroids is None:
-            return None
-        return (np.asarray(vectors, dtype=np.float32) @ self._centroids).max(axis=1)
-
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """Calibrated class probabilities for a batch of embeddings (rows), columns in `labels` order."""
+    def scores(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated class probabilities (rows x labels) and the out-of-scope score of each row (None without one)."""
         logits = np.asarray(vectors, dtype=np.float32) @ self._weights + self._bias
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
-        return logits / logits.sum(axis=1, keepdims=True)
+        probs = logits / logits.sum(axis=1, keepdims=True)
+        if self._examples is not None:
+            votes, nearest = self._examples.vote(vectors)
+            return self._examples.mix(probs, votes), nearest
+        if self._centroids is not None:
+            return probs, (np.asarray(vectors, dtype=np.float32) @ self._centroids).max(axis=1)
+        return probs, None
+
+    def similarities(self, vectors: np.ndarray) -> np.ndarray | None:
+        """Each row's out-of-scope score, or None when the head has no novelty score."""
+        return self.scores(vectors)[1]
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities for a batch of embeddings (rows), columns in `labels` order."""
+        return self.scores(vectors)[0]

@@ -8,6 +8,7 @@ fold heads saw. The served head is fitted on every row's tuned embedding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,11 @@ def train_with_encoder(
         base[0], [texts[i] for i in tuning_rows], [labels[i] for i in tuning_rows], settings, progress,
         vectors=None if base_vectors is None else base_vectors[tuning_rows],
     )
+    # The neighbours' vote was chosen on the base embedder's vectors, not on tuned ones: the head on a
+    # tuned encoder keeps its examples for the out-of-scope score only (weight 0).
+    knn = options.knn and replace(options.knn, weight=0.0)
     head = train(
-        texts, labels, encoder, options,
+        texts, labels, encoder, replace(options, knn=knn),
         oos_vectors=encoder.encode(list(oos_texts)) if oos_texts else None,
         calibrate_on=held, embedder_id=base[1], progress=progress,
     )
