@@ -16,7 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retrieval.ann import all_vectors, build_ann, index_type, shape, tune_and_measure
+from retrieval.ann import EXACT_THRESHOLD, all_vectors, build_ann, index_type, kind_for, shape, tune_and_measure
 from retrieval.chunking import DOCUMENT_SUFFIXES, chunk_file
 from retrieval.errors import IndexMismatch, SourceError
 from retrieval.manifest import (
@@ -51,6 +51,7 @@ def build_examples_index(
     input_col: str = "text",
     output_col: str = "category",
     ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+    exact_threshold: int = EXACT_THRESHOLD,
     progress: Progress | None = None,
 ) -> Manifest:
     """Index labelled pairs: (input, output) tuples, or a CSV file read by column names."""
@@ -58,7 +59,8 @@ def build_examples_index(
     payload = example_rows(rows, input_col, output_col)
     vectors = embed_rows(embedder, payload, progress)
     sources = sorted({row.source for row in payload if row.source})
-    return write_index(Path(indexes_dir), name, "examples", embedder, vectors, payload, sources, ann_threshold)
+    return write_index(Path(indexes_dir), name, "examples", embedder, vectors, payload, sources, ann_threshold,
+                       exact_threshold)
 
 
 def build_documents_index(
@@ -70,13 +72,15 @@ def build_documents_index(
     overlap: int = DEFAULT_OVERLAP,
     *,
     ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+    exact_threshold: int = EXACT_THRESHOLD,
     progress: Progress | None = None,
 ) -> Manifest:
     """Index the chunks of every markdown, text and HTML file under *docs_dir*."""
     check_name(name)
     payload, sources = document_rows(Path(docs_dir), chunk_size, overlap)
     vectors = embed_rows(embedder, payload, progress)
-    return write_index(Path(indexes_dir), name, "documents", embedder, vectors, payload, sources, ann_threshold)
+    return write_index(Path(indexes_dir), name, "documents", embedder, vectors, payload, sources, ann_threshold,
+                       exact_threshold)
 
 
 def add_rows(
@@ -104,10 +108,11 @@ def add_rows(
     ann = faiss.read_index(str(folder / FAISS_FILE))
     new_vectors = embed_rows(embedder, payload, progress)
     vectors = np.concatenate([all_vectors(ann), new_vectors])
-    if index_type(ann) == "flat" and len(vectors) > manifest.ann_threshold:
-        ann = build_ann(vectors, manifest.ann_threshold)
+    exact = manifest.exact_threshold if manifest.exact_threshold is not None else EXACT_THRESHOLD
+    if index_type(ann) != kind_for(len(vectors), manifest.ann_threshold, exact):
+        ann = build_ann(vectors, manifest.ann_threshold, exact)
     else:
-        # new rows join the trained lists; nprobe is tuned again on the grown index when it is published
+        # new rows join the graph or the trained lists; efSearch or nprobe is tuned again when it is published
         ann.add(new_vectors)
     sources = sorted({*manifest.sources, *(row.source for row in payload if row.source)})
     return _publish(folder, manifest, ann, vectors, read_rows(folder / ROWS_FILE) + payload, sources)
@@ -181,6 +186,7 @@ def write_index(
     rows: list[Row],
     sources: list[str],
     ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+    exact_threshold: int = EXACT_THRESHOLD,
 ) -> Manifest:
     """Write a whole new index folder *indexes_dir*/*name* from vectors and their rows."""
     check_name(name)
@@ -194,12 +200,14 @@ def write_index(
         checksum="",
         index_type="flat",
         ann_threshold=ann_threshold,
+        exact_threshold=exact_threshold,
         recall_k=0,
         recall=1.0,
         built_at=stamp,
         updated_at=stamp,
     )
-    return _publish(indexes_dir / name, draft, build_ann(vectors, ann_threshold), vectors, rows, sources)
+    return _publish(indexes_dir / name, draft, build_ann(vectors, ann_threshold, exact_threshold), vectors, rows,
+                    sources)
 
 
 def _publish(

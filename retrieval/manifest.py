@@ -23,7 +23,6 @@ ROWS_FILE = "rows.jsonl"
 
 Kind = Literal["examples", "documents"]
 IndexType = Literal["flat", "ivf", "hnsw"]
-"""hnsw: only in indexes written before IVF replaced it; they still load."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,8 @@ class Manifest:
     ivf_nprobe: int | None = None
     hnsw_m: int | None = None
     hnsw_ef_search: int | None = None
+    exact_threshold: int | None = None
+    """Up to this many rows the search is exact; None in manifests written before the HNSW tier."""
     format: int = FORMAT
 
     @property

@@ -20,6 +20,7 @@ from retrieval.build import (
     DEFAULT_ANN_THRESHOLD,
     DEFAULT_CHUNK_SIZE,
     DEFAULT_OVERLAP,
+    EXACT_THRESHOLD,
     add_rows,
     build_documents_index,
     build_examples_index,
@@ -57,8 +58,12 @@ def build(
     chunk_size: Annotated[int, typer.Option(min=64, help="Largest chunk, in characters.")] = DEFAULT_CHUNK_SIZE,
     overlap: Annotated[int, typer.Option(min=0, help="Characters shared by neighbouring chunks.")] = DEFAULT_OVERLAP,
     ann_threshold: Annotated[
-        int, typer.Option("--ann-threshold", "--hnsw-threshold", min=0, help="Above this many rows use IVF.")
+        int, typer.Option("--ann-threshold", min=0, help="Above this many rows use IVF.")
     ] = DEFAULT_ANN_THRESHOLD,
+    exact_threshold: Annotated[
+        int, typer.Option("--exact-threshold", min=0,
+                          help="Up to this many rows search exactly; above it (up to --ann-threshold) an HNSW graph.")
+    ] = EXACT_THRESHOLD,
     indexes_dir: IndexesDir = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
@@ -86,12 +91,14 @@ def build(
                 input_col=input_col,
                 output_col=output_col,
                 ann_threshold=ann_threshold,
+                exact_threshold=exact_threshold,
                 progress=progress,
             )
         else:
             assert docs is not None  # checked above: exactly one of the two
             manifest = build_documents_index(
-                name, docs, embedder, folder, chunk_size, overlap, ann_threshold=ann_threshold, progress=progress
+                name, docs, embedder, folder, chunk_size, overlap, ann_threshold=ann_threshold,
+                exact_threshold=exact_threshold, progress=progress,
             )
     console.print(_manifest_table(manifest, folder / name))
 
