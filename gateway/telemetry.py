@@ -95,6 +95,11 @@ class TracingMiddleware:
 @contextmanager
 def step(name: str, attributes: Mapping[str, Any] | None = None, kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
     """A child span of the request's span around one step of the request path."""
+    if not trace.get_current_span().is_recording():
+        # tracing off or the request not sampled: a child would not be recorded either, and making the
+        # no-op span (tracer lookup, context attach and detach) cost 6.6% of the passthrough's loop time
+        yield trace.INVALID_SPAN
+        return
     tracer = trace.get_tracer(TRACER)
     with tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
         yield span

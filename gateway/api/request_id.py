@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.ids import new_id
 
 
 class RequestIdMiddleware:
@@ -15,7 +15,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming(scope) or uuid.uuid4().hex
+        request_id = _incoming(scope) or new_id()
         scope.setdefault("state", {})["request_id"] = request_id
         raw = request_id.encode()
 

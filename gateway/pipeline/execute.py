@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -14,6 +13,7 @@ from gateway.cache import replay_as_stream
 from gateway.config.policy import CascadePolicy
 from gateway.config.route import ClassifierTarget, ModelTarget
 from gateway.errors import GatewayError, RateLimited, UpstreamBadStream, UpstreamError, UpstreamTimeout
+from gateway.ids import new_id
 from gateway.pipeline.outcome import Failure, Outcome, Usage
 from gateway.pipeline.plan import Plan
 from gateway.providers.registry import ProviderRegistry
@@ -111,7 +111,7 @@ class TargetRunner:
 def classifier_completion(request_id: str, target: str, label: str) -> dict[str, Any]:
     """A chat.completion carrying a classifier's label as the assistant's answer."""
     return {
-        "id": f"chatcmpl-{request_id or uuid.uuid4().hex}",
+        "id": f"chatcmpl-{request_id or new_id()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": target,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -11,6 +10,7 @@ import numpy as np
 from gateway.cache import BYPASS, CacheLookup, CacheQuery
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig, Target
 from gateway.config.snapshot import Route
+from gateway.ids import new_id
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.resources import RouteResources
 from gateway.pipeline.retrieve import NOTHING, Retrieved
@@ -45,7 +45,7 @@ class Plan:
     timings: Timings = NO_TIME
     input_text: str = ""  # the last user message, kept only for routes with `log_text`
     # the request log's id for this request; budgets reserve under it before the record exists
-    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    record_id: str = field(default_factory=new_id)
 
     @property
     def config(self) -> RouteConfig | None:

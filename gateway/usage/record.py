@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
+
+from gateway.ids import new_id
 
 # Values of RequestRecord.cache that mean the answer came from the cache (see the cache's response header).
 CACHE_HITS = frozenset({"hit", "semantic-hit"})
@@ -67,7 +68,7 @@ class RequestRecord:
     output_text: str = ""
     # unique per record (request_id comes from the client's x-request-id when sent): a replayed spool
     # and a retried batch are written once because the store refuses a second row with the same record_id
-    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    record_id: str = field(default_factory=new_id)
 
     @property
     def cache_hit(self) -> bool:
