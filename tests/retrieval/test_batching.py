@@ -70,15 +70,36 @@ async def test_recent_texts_come_from_the_lru_and_duplicates_are_encoded_once() 
     assert not again.flags.writeable
 
 
-async def test_an_encode_failure_reaches_every_caller_and_the_worker_keeps_serving() -> None:
+class FakePoisonedEmbedder(FakeEmbedder):
+    """A fake whose model cannot take one text: every pass that holds it fails."""
+
+    def encode(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if "poison" in texts:
+            super().encode([], batch_size)  # recorded as a call, like the pass that failed
+            raise RuntimeError("fake encode failure")
+        return super().encode(texts, batch_size)
+
+
+async def test_a_failed_pass_is_retried_text_by_text_so_only_the_bad_text_fails() -> None:
+    fake = FakePoisonedEmbedder()
+    batcher = MicroBatcher(fake, max_wait_ms=20)
+    good, bad = await asyncio.gather(batcher.embed("fine"), batcher.embed("poison"), return_exceptions=True)
+    assert isinstance(bad, RuntimeError) and "fake encode failure" in str(bad)
+    np.testing.assert_allclose(good, fake.vector("fine"), atol=1e-6)
+    vector = await batcher.embed("c")  # the worker keeps serving
+    await batcher.aclose()
+    assert vector.shape == (fake.dim,)
+
+
+async def test_a_transient_failure_is_answered_by_the_retry() -> None:
     fake = FakeEmbedder()
     fake.fail_next = True
     batcher = MicroBatcher(fake, max_wait_ms=20)
-    results = await asyncio.gather(batcher.embed("a"), batcher.embed("b"), return_exceptions=True)
-    assert all(isinstance(result, RuntimeError) for result in results)
-    vector = await batcher.embed("c")
+    vectors = await asyncio.gather(batcher.embed("a"), batcher.embed("b"))
     await batcher.aclose()
-    assert vector.shape == (fake.dim,)
+    assert [len(call) for call in fake.calls] == [2, 1, 1]
+    for text, vector in zip("ab", vectors, strict=True):
+        np.testing.assert_allclose(vector, fake.vector(text), atol=1e-6)
 
 
 async def test_aclose_fails_waiting_callers() -> None:
