@@ -19,11 +19,12 @@ import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sklearn.linear_model import LogisticRegression
 
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
 from gateway.config.gateway_sections import EmbedderConfig
-from gateway.smallmodel import ClassifierHead, Embedder, artifact, threshold_table
+from gateway.smallmodel import ClassifierHead, Embedder, artifact
 from gateway.smallmodel.reuse import vectors_for
 from gateway.smallmodel.train import TrainedHead, TrainOptions, train
 
@@ -31,7 +32,7 @@ TITLE = "Cascade: fine-tuned small model on banking77"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 LATENCY_QUERIES = 300
 console = Console()
-Rows = list[tuple[str, float, float]]
+Rows = list[tuple[str, float, float, float | None]]
 Latencies = dict[str, tuple[float, float]]
 
 
@@ -103,22 +104,35 @@ def load_trained(path: Path, embedder: Embedder) -> TrainedHead:
     assert head.manifest is not None
     manifest, folder = head.manifest, artifact.resolve(path)
     return TrainedHead(
-        head=head, estimator=artifact.read_estimator(folder, manifest), calibration=manifest.calibration,
+        head=head, estimator=_estimator(artifact.read_weights(folder, manifest)), calibration=manifest.calibration,
         embedder_id=manifest.embedder_id, dim=manifest.dim, data_checksum=manifest.data_checksum,
         n_train=manifest.n_train, n_calibration=manifest.n_calibration,
     )
 
 
+def _estimator(weights: artifact.Weights) -> LogisticRegression:
+    """sklearn's estimator holding the artifact's arrays, for the predict_proba latency row only."""
+    estimator = LogisticRegression()
+    estimator.coef_, estimator.intercept_ = weights.coef, weights.intercept
+    estimator.classes_ = np.asarray(weights.classes, dtype=object)
+    estimator.n_features_in_ = weights.coef.shape[1]
+    return estimator
+
+
 def coverage_rows(trained: TrainedHead, probs: np.ndarray, truth: np.ndarray) -> Rows:
+    """(threshold, coverage, accuracy of the kept, the head's own accuracy on the escalated rest)."""
     predicted = np.asarray(trained.head.labels, dtype=object)[probs.argmax(axis=1)]
     confidence = probs.max(axis=1)
     correct = predicted == truth
     auto = trained.calibration.threshold
-    points = threshold_table(confidence, correct, [*THRESHOLDS, auto])
-    rows = [(f"{p.threshold:.2f}", p.coverage, p.accuracy) for p in points[:-1]]
-    rows.append((f"auto {auto:.3f}", points[-1].coverage, points[-1].accuracy))
-    rows.insert(0, ("none (head answers all)", 1.0, float(correct.mean())))
-    return rows
+
+    def row(name: str, threshold: float) -> tuple[str, float, float, float | None]:
+        kept = confidence >= threshold
+        rest = float(correct[~kept].mean()) if (~kept).any() else None
+        return name, float(kept.mean()), float(correct[kept].mean()) if kept.any() else 0.0, rest
+
+    return [row("none (head answers all)", 0.0), *[row(f"{t:.2f}", t) for t in THRESHOLDS],
+            row(f"auto {auto:.3f}", auto)]
 
 
 def markdown(rows: Rows, trained: TrainedHead, latency: Latencies) -> str:
@@ -129,9 +143,10 @@ def markdown(rows: Rows, trained: TrainedHead, latency: Latencies) -> str:
         f"out-of-fold accuracy {cal.accuracy:.1%}, temperature {cal.temperature:.2f}); measured on test.csv. "
         "Coverage = share answered locally = share of large-model calls avoided.",
         "",
-        "| min confidence | coverage (large calls avoided) | accuracy on covered | escalated to large |",
-        "| --- | ---: | ---: | ---: |",
-        *[f"| {name} | {cov:.1%} | {acc:.1%} | {1 - cov:.1%} |" for name, cov, acc in rows],
+        "| min confidence | coverage (large calls avoided) | accuracy on covered | escalated to large "
+        "| the head's own accuracy on the escalated |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *[f"| {name} | {cov:.1%} | {acc:.1%} | {1 - cov:.1%} | {_percent(rest)} |" for name, cov, acc, rest in rows],
         "",
         f"`auto` is the threshold `ragway finetune --target-accuracy 0.99` picked out of fold "
         f"(coverage {cal.coverage:.1%} at {cal.threshold_accuracy:.1%} there, 95% lower bound {cal.lower_bound:.1%}).",
@@ -144,6 +159,10 @@ def markdown(rows: Rows, trained: TrainedHead, latency: Latencies) -> str:
         "so absolute times vary; the ratios are measured in the same run).",
     ]
     return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def write_section(title: str, body: str, path: Path) -> None:
@@ -163,10 +182,10 @@ def write_section(title: str, body: str, path: Path) -> None:
 
 def show(rows: Rows, latency: Latencies) -> None:
     table = Table(title=TITLE)
-    for column in ("min confidence", "coverage", "accuracy on covered"):
+    for column in ("min confidence", "coverage", "accuracy on covered", "head on escalated"):
         table.add_column(column, justify="right")
-    for name, cov, acc in rows:
-        table.add_row(name, f"{cov:.1%}", f"{acc:.1%}")
+    for name, cov, acc, rest in rows:
+        table.add_row(name, f"{cov:.1%}", f"{acc:.1%}", _percent(rest))
     console.print(table)
     timing = Table(title="per-query latency")
     for column in ("step", "p50 µs", "p99 µs"):

@@ -32,6 +32,7 @@ from gateway.cli.finetune import load_embedder
 from gateway.config.gateway_sections import EmbedderConfig
 from gateway.config.route import UnknownAnswer
 from gateway.routing import Scope, out_of_scope
+from gateway.smallmodel import crossfit, knn, novelty
 from gateway.smallmodel.reuse import vectors_for
 from gateway.smallmodel.train import TrainedHead, TrainOptions, train
 
@@ -69,15 +70,33 @@ def auroc(in_scope: np.ndarray, oos: np.ndarray) -> float:
     return float((ranks[: len(in_scope)].sum() - len(in_scope) * (len(in_scope) + 1) / 2) / (len(in_scope) * len(oos)))
 
 
-def score_table(trained: TrainedHead, train_x: np.ndarray, x_in: np.ndarray, x_oos: np.ndarray) -> list[list[str]]:
-    probs_in, probs_oos = trained.head.probabilities(x_in).max(axis=1), trained.head.probabilities(x_oos).max(axis=1)
-    near_in, near_oos = (x_in @ train_x.T).max(axis=1), (x_oos @ train_x.T).max(axis=1)
-    cent_in, cent_oos = trained.head.similarities(x_in), trained.head.similarities(x_oos)
-    assert cent_in is not None and cent_oos is not None
+def score_table(
+    trained: TrainedHead, train_x: np.ndarray, train_y: list[str], x_known: np.ndarray, x_in: np.ndarray,
+    x_oos: np.ndarray,
+) -> list[list[str]]:
+    """AUROC of each score on train.csv alone (in-scope rows out of fold against the --oos rows: what a
+    choice may be made on) and on test.csv (in-scope against the unseen intents: the check)."""
+    y = np.asarray(train_y, dtype=object)
+    classes = sorted(set(train_y))
+    ids = crossfit.fold_ids(y, 5, 0)
+    columns = np.searchsorted(np.asarray(classes, dtype=object), y)
+    fold_near = knn.out_of_fold_votes(train_x, columns, ids, len(classes), knn.KnnSettings(k=1))[1]
+    centres = novelty.centroids(train_x, y, classes)
+    fold_centroid = novelty.out_of_fold_similarity(train_x, y, classes, ids)
+
+    def near(x: np.ndarray) -> np.ndarray:
+        return knn.nearest(x, train_x, 1)[0][:, 0]
+
+    def conf(x: np.ndarray) -> np.ndarray:
+        return trained.head.probabilities(x).max(axis=1)
+
     return [
-        ["head confidence (max calibrated probability)", f"{auroc(probs_in, probs_oos):.3f}"],
-        ["nearest training example similarity", f"{auroc(near_in, near_oos):.3f}"],
-        ["nearest class centroid similarity (served)", f"{auroc(cent_in, cent_oos):.3f}"],
+        ["head confidence (max calibrated probability)", "-", f"{auroc(conf(x_in), conf(x_oos)):.3f}"],
+        ["nearest training example similarity (served)", f"{auroc(fold_near, near(x_known)):.3f}",
+         f"{auroc(near(x_in), near(x_oos)):.3f}"],
+        ["nearest class centroid similarity (served before)",
+         f"{auroc(fold_centroid, novelty.similarity(x_known, centres)):.3f}",
+         f"{auroc(novelty.similarity(x_in, centres), novelty.similarity(x_oos, centres)):.3f}"],
     ]
 
 
@@ -101,10 +120,15 @@ def outcomes(trained: TrainedHead, x: np.ndarray, labels: list[str], mode: str) 
     return local, right, escalated
 
 
-def policy_rows(sharp: TrainedHead, plain: TrainedHead, data: dict, x_in: np.ndarray, x_oos: np.ndarray) -> list:
+def policy_rows(heads: dict[str, TrainedHead], data: dict, x_in: np.ndarray, x_oos: np.ndarray) -> list:
+    """*heads*: "before" (the head alone, centroid score), "plain" (as finetune trains it), "sharp" (with --oos)."""
     in_labels, oos_labels = [label for _, label in data["test_in"]], [OOS_LABEL] * len(x_oos)
+    before, plain, sharp = heads["before"], heads["plain"], heads["sharp"]
     rows = []
     for name, trained, mode in (
+        ("before: head alone, centroid score; small alone", before, "small+none"),
+        ("before: small, unknown: {answer: out_of_scope}", before, "small+answer"),
+        ("before: cascade, unknown: escalate", before, "cascade+escalate"),
         ("small alone", plain, "small+none"),
         ("small, unknown: {answer: out_of_scope}", plain, "small+answer"),
         ("small, unknown: answer, bar sharpened by --oos", sharp, "small+answer"),
@@ -123,7 +147,8 @@ def policy_rows(sharp: TrainedHead, plain: TrainedHead, data: dict, x_in: np.nda
 
 POLICY_COLUMNS = ("policy", "out-of-scope answered locally with an in-scope label", "in-scope kept local",
                   "accuracy of in-scope kept local", "in-scope escalated", "in-scope answered out_of_scope")
-SCORE_COLUMNS = ("out-of-scope score", "AUROC in-scope vs unseen out-of-scope (test)")
+SCORE_COLUMNS = ("out-of-scope score", "AUROC train: in-scope out of fold vs --oos rows",
+                 "AUROC test: in-scope vs unseen out-of-scope")
 
 
 def markdown(data: dict, plain: TrainedHead, sharp: TrainedHead, scores: list, rows: list) -> str:
@@ -139,7 +164,8 @@ def markdown(data: dict, plain: TrainedHead, sharp: TrainedHead, scores: list, r
         f"rows of 10 intents ({known}); measured on {len(data['test_in']):,} in-scope test.csv rows and "
         f"{len(data['test_oos'])} test.csv rows of 10 unseen intents ({unseen}).",
         "", *table(SCORE_COLUMNS, scores), "",
-        f"Out-of-scope bar from training rows alone: similarity < {plain.novelty.threshold:.3f} (rejects "
+        f"Out-of-scope bar from training rows alone: nearest-training-example similarity < "
+        f"{plain.novelty.threshold:.3f} (rejects "
         f"{plain.novelty.in_scope_rejected:.1%} of in-scope rows out of fold); sharpened by `--oos`: < "
         f"{sharp.novelty.threshold:.3f} (catches {sharp.novelty.oos_caught or 0:.1%} of the known out-of-scope "
         f"examples, rejects {sharp.novelty.in_scope_rejected:.1%} in scope). Cascade bar: confidence >= "
@@ -169,9 +195,14 @@ def main() -> None:
     x_known = vectors_for([t for t, _ in data["oos_known"]], embedder, index).vectors
     x_in, x_oos = embedder.encode([t for t, _ in data["test_in"]]), embedder.encode([t for t, _ in data["test_oos"]])
     options = TrainOptions(target_accuracy=0.99)
-    plain = train(texts, labels, embedder, options, vectors=train_x)
-    sharp = train(texts, labels, embedder, options, vectors=train_x, oos_vectors=x_known)
-    scores, rows = score_table(plain, train_x, x_in, x_oos), policy_rows(sharp, plain, data, x_in, x_oos)
+    heads = {
+        "before": train(texts, labels, embedder, TrainOptions(target_accuracy=0.99, knn=None), vectors=train_x),
+        "plain": train(texts, labels, embedder, options, vectors=train_x),
+        "sharp": train(texts, labels, embedder, options, vectors=train_x, oos_vectors=x_known),
+    }
+    plain, sharp = heads["plain"], heads["sharp"]
+    scores = score_table(plain, train_x, labels, x_known, x_in, x_oos)
+    rows = policy_rows(heads, data, x_in, x_oos)
     for columns, body in ((SCORE_COLUMNS, scores), (POLICY_COLUMNS, rows)):
         view = Table(title=TITLE)
         for column in columns:
