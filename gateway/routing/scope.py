@@ -1,8 +1,9 @@
 """Out of scope: a classification route saying "none of these" by itself. Pure functions, no I/O.
 
-The small model reports how close a query is to the nearest class it was trained on; below
-its calibrated bar the query looks like nothing seen in training. The route's `unknown:`
-setting says what then happens: escalate to the large target, or answer a fixed label.
+The small model reports how close a query is to what it was trained on (its nearest training
+row, or nearest class centroid); below its calibrated bar the query looks like nothing seen in
+training. The route's `unknown:` setting says what then happens: escalate to the large target,
+or answer a fixed label.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from gateway.config.route import UnknownAnswer, UnknownSetting
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """The query's similarity to the nearest known class, and the bar under which it is out of scope."""
+    """The query's similarity to what the small model knows, and the bar under which it is out of scope."""
 
     similarity: float | None = None
     bar: float | None = None
