@@ -142,8 +142,8 @@ def _measure_system(name: str, system: peers.System | None, plan: Plan, done: li
         if system is None:
             rows = _measure_both(name, peers.stub(), plan, streams)
         else:
-            with running(system.command, peers.BENCH_DIR / ".run" / "logs"):
-                rows = _measure_both(name, system, plan, streams)
+            with running(system.command, peers.BENCH_DIR / ".run" / "logs") as server:
+                rows = _measure_both(name, system, plan, streams, server.pid)
     except BenchError as exc:
         print(f"{name}: not measured: {exc}", file=sys.stderr)
         rows = skipped(name, plan, f"not run: {exc}")
@@ -152,8 +152,9 @@ def _measure_system(name: str, system: peers.System | None, plan: Plan, done: li
     return rows
 
 
-def _measure_both(name: str, system: peers.System, plan: Plan, streams: list[streaming.StreamRow]) -> list[Row]:
-    rows = measure_endpoint(name, system.endpoint, system.model, plan)
+def _measure_both(name: str, system: peers.System, plan: Plan, streams: list[streaming.StreamRow],
+                  pid: int | None = None) -> list[Row]:
+    rows = measure_endpoint(name, system.endpoint, system.model, plan, pid)
     streams += streaming.measure_streaming(name, system.endpoint, system.model, plan.texts, plan.concurrencies,
                                            plan.duration_s, plan.warmup_s)
     return rows

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.bodies import write_bodies
 from bench.load import Load, Result, Target, run_wrk
 from bench.peers import Endpoint, stub_calls
+from bench.procs import tree_cpu_seconds
 from bench.report import markdown_table
 
 STUB_ROW = "stub (direct)"
@@ -22,6 +23,7 @@ HEADERS = [
     "p50 ms",
     "p99 ms",
     "overhead p50 ms",
+    "CPU ms / req",
     "req/s × LiteLLM",
     "req/s × Portkey",
     "errors / requests",
@@ -39,6 +41,8 @@ class Row:
     result: Result | None
     note: str = ""
     upstream_calls: int = -1
+    cpu_ms: float | None = None
+    """The server's own CPU (its process tree) per request answered in the measured run."""
 
 
 @dataclass(frozen=True)
@@ -52,23 +56,25 @@ class Plan:
     bodies_dir: Path
 
 
-def measure_endpoint(system: str, endpoint: Endpoint, model: str, plan: Plan) -> list[Row]:
-    """Measure one running endpoint at each of the plan's concurrencies."""
+def measure_endpoint(system: str, endpoint: Endpoint, model: str, plan: Plan, pid: int | None = None) -> list[Row]:
+    """Measure one running endpoint at each of the plan's concurrencies; *pid*: its server, for CPU per request."""
     slug = "".join(c if c.isalnum() else "-" for c in f"{system}-{model}").lower()
     bodies = write_bodies(plan.bodies_dir / f"{slug}.jsonl", model, plan.texts)
     target = Target(endpoint.url, bodies, endpoint.headers)
-    return [_measure(system, target, concurrency, plan) for concurrency in plan.concurrencies]
+    return [_measure(system, target, concurrency, plan, pid) for concurrency in plan.concurrencies]
 
 
-def _measure(system: str, target: Target, concurrency: int, plan: Plan) -> Row:
-    """Warm up (discarded), then measure, counting what reached the stub during the measured run."""
+def _measure(system: str, target: Target, concurrency: int, plan: Plan, pid: int | None) -> Row:
+    """Warm up (discarded), then measure, counting what reached the stub and the CPU the server used."""
     load = Load.at(concurrency, plan.duration_s)
     if plan.warmup_s > 0:
         run_wrk(target, Load(load.connections, load.threads, plan.warmup_s))
-    before = stub_calls()
+    before, cpu_before = stub_calls(), tree_cpu_seconds(pid) if pid else 0.0
     result = run_wrk(target, load)
-    after = stub_calls()
-    return Row(system, concurrency, result, upstream_calls=after - before if min(before, after) >= 0 else -1)
+    after, cpu_after = stub_calls(), tree_cpu_seconds(pid) if pid else 0.0
+    cpu_ms = 1000 * (cpu_after - cpu_before) / result.requests if pid and result.requests else None
+    return Row(system, concurrency, result, upstream_calls=after - before if min(before, after) >= 0 else -1,
+               cpu_ms=cpu_ms)
 
 
 def skipped(system: str, plan: Plan, reason: str) -> list[Row]:
@@ -87,7 +93,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[object]]:
     out: list[list[object]] = []
     for row in rows:
         if row.result is None:
-            out.append([row.system, row.concurrency, *["—"] * 8, row.note])
+            out.append([row.system, row.concurrency, *["—"] * 9, row.note])
             continue
         result = row.result
         stub = _baseline(rows, STUB_ROW, row.concurrency)
@@ -101,6 +107,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[object]]:
                 round(result.p50_ms, 2),
                 round(result.p99_ms, 2),
                 _diff(result.p50_ms, stub.p50_ms if stub else None),
+                "—" if row.cpu_ms is None else f"{row.cpu_ms:.2f}",
                 _ratio(result.rps, litellm.rps if litellm else None),
                 _ratio(result.rps, portkey.rps if portkey else None),
                 f"{result.errors} / {result.requests:,}",
@@ -128,6 +135,9 @@ def markdown(rows: Sequence[Row], plan: Plan) -> str:
         "questions cycled, `max_tokens` 16. Every system forwards to the same zero-latency stub upstream "
         "(`bench/stub_upstream.py`). *overhead p50* is the row's p50 minus the stub's p50 at the same concurrency; "
         "*req/s ×* is the row's throughput divided by LiteLLM Proxy's or Portkey's at the same concurrency; "
-        "*upstream calls* counts the chat requests the stub answered during the measured run (a cache hit makes none)."
+        "*upstream calls* counts the chat requests the stub answered during the measured run (a cache hit makes none); "
+        "*CPU ms / req* is the server's own processes' CPU time during the measured run divided by the requests it "
+        "answered: unlike req/s it moves little with other work on the machine, and cores × 1000 / it bounds the "
+        "req/s the server could reach with every core to itself (wrk and the stub need CPU too)."
     )
     return intro + "\n\n" + markdown_table(HEADERS, table_rows(rows))

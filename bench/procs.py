@@ -102,6 +102,19 @@ def tree_rss_bytes(pid: int) -> int:
     return sum(_rss(p) for p in [pid, *_descendants(pid)])
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of *pid* and its descendants so far; a process gone since counts 0."""
+    return sum(_cpu(p) for p in [pid, *_descendants(pid)])
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

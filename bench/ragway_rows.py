@@ -90,20 +90,20 @@ def _guarded(names: Sequence[str], plan: Plan, measure: Callable[[], list[Row]])
 def _one_worker(run: RagwayRun, streams: list[streaming.StreamRow]) -> list[Row]:
     system = peers.ragway("passthrough", workers=1, config=run.config)
     plan = run.plan
-    with running(system.command, run.logs):
-        rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], plan)
+    with running(system.command, run.logs) as server:
+        rows = measure_endpoint(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], plan, server.pid)
         streams += streaming.measure_streaming(PASSTHROUGH, system.endpoint, ROUTES[PASSTHROUGH], plan.texts,
                                                plan.concurrencies, plan.duration_s, plan.warmup_s)
-        rows += measure_endpoint(VIA_LITELLM, system.endpoint, ROUTES[VIA_LITELLM], plan)
-        rows += _rag_rows(run, system.endpoint)
-        return rows + _cache_rows(CACHE_HIT, run, system.endpoint)
+        rows += measure_endpoint(VIA_LITELLM, system.endpoint, ROUTES[VIA_LITELLM], plan, server.pid)
+        rows += _rag_rows(run, system.endpoint, server.pid)
+        return rows + _cache_rows(CACHE_HIT, run, system.endpoint, server.pid)
 
 
-def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint) -> list[Row]:
+def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
     if run.rag_error:
         return skipped(RAG, run.plan, f"not run: {run.rag_error}")
     note = _retrieval_note(endpoint, run.plan.texts[0])
-    return [replace(row, note=note) for row in measure_endpoint(RAG, endpoint, ROUTES[RAG], run.plan)]
+    return [replace(row, note=note) for row in measure_endpoint(RAG, endpoint, ROUTES[RAG], run.plan, pid)]
 
 
 def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
@@ -112,13 +112,13 @@ def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
     return f"{len(retrieved)} items retrieved per request" if retrieved else "WARNING: nothing retrieved"
 
 
-def _cache_rows(name: str, run: RagwayRun, endpoint: peers.Endpoint) -> list[Row]:
+def _cache_rows(name: str, run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
     """Send each of the few inputs once (misses, which fill the cache), then measure: every request a hit."""
     cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
     bodies = write_bodies(run.plan.bodies_dir / "prime-cached.jsonl", ROUTES[CACHE_HIT], cache_plan.texts)
     for line in bodies.read_bytes().splitlines():
         peers.post_raw(endpoint, line, timeout_s=30)
-    return _cache_notes(measure_endpoint(name, endpoint, ROUTES[CACHE_HIT], cache_plan))
+    return _cache_notes(measure_endpoint(name, endpoint, ROUTES[CACHE_HIT], cache_plan, pid))
 
 
 def _cache_notes(rows: list[Row]) -> list[Row]:
@@ -134,12 +134,12 @@ def _cache_notes(rows: list[Row]) -> list[Row]:
 def _two_workers(run: RagwayRun) -> list[Row]:
     """One worker per core: each has its own event loop and its own embedder thread."""
     system = peers.ragway("passthrough", workers=2, config=run.config)
-    with running(system.command, run.logs):
-        rows = measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan)
+    with running(system.command, run.logs) as server:
+        rows = measure_endpoint(TWO_WORKERS, system.endpoint, ROUTES[PASSTHROUGH], run.plan, server.pid)
         if run.rag_error:
             return rows + skipped(RAG_TWO_WORKERS, run.plan, f"not run: {run.rag_error}")
         note = _retrieval_note(system.endpoint, run.plan.texts[0])
-        rag = measure_endpoint(RAG_TWO_WORKERS, system.endpoint, ROUTES[RAG], run.plan)
+        rag = measure_endpoint(RAG_TWO_WORKERS, system.endpoint, ROUTES[RAG], run.plan, server.pid)
         return rows + [replace(row, note=note) for row in rag]
 
 
@@ -147,8 +147,8 @@ def _redis_hits(run: RagwayRun) -> list[Row]:
     """The cached route again, with the cache in Redis as replicas share it."""
     config = _config_variant(run, "configs-redis", [ROUTES[CACHE_HIT]], cache_url=REDIS_URL)
     system = peers.ragway(ROUTES[CACHE_HIT], workers=1, config=config)
-    with running(system.command, run.logs):
-        return _cache_rows(REDIS_HIT, run, system.endpoint)
+    with running(system.command, run.logs) as server:
+        return _cache_rows(REDIS_HIT, run, system.endpoint, server.pid)
 
 
 def _config_variant(run: RagwayRun, name: str, routes: Sequence[str], cache_url: str | None = None) -> Path:

@@ -79,9 +79,18 @@ def verdicts(rows: Sequence[Row], profiles: Mapping[str, Frames] | None = None) 
         verdict = "met" if met else f"missed by {abs(value - bound):,.2f} {check.unit}"
         sign = "≤" if check.at_most else "≥"
         frames = (profiles or {}).get(check.profile)
-        bounds = "" if met or frames is None else top_packages(frames)
+        bounds = "" if met else "; ".join(filter(None, [cpu_ceiling(row), top_packages(frames) if frames else ""]))
         out.append([check.text, f"{sign} {bound:,.2f} {check.unit}", f"{value:,.2f} {check.unit}", verdict, bounds])
     return out
+
+
+def cpu_ceiling(row: Row | None) -> str:
+    """`4.52 ms CPU per request: at most 442 req/s on 2 cores`: what the server's own CPU allows at best."""
+    if row is None or not row.cpu_ms:
+        return ""
+    cores = os.cpu_count() or 1
+    return (f"{row.cpu_ms:.2f} ms of server CPU per request: at most {cores * 1000 / row.cpu_ms:,.0f} req/s on "
+            f"{cores} cores with nothing else running")
 
 
 def top_packages(frames: Frames, top: int = 4) -> str:

@@ -28,12 +28,13 @@ def test_overhead_and_ratios_use_the_baselines_at_the_same_concurrency() -> None
     table = {(row[0], row[1]): row for row in table_rows(ROWS)}
     c1 = table[("ragway passthrough", 1)]
     assert c1[5] == "+0.80"
-    assert c1[6] == "10.00×"
-    assert c1[7] == "1.25×"
+    assert c1[6] == "—"  # no server pid given: no CPU figure
+    assert c1[7] == "10.00×"
+    assert c1[8] == "1.25×"
     c32 = table[("ragway passthrough", 32)]
     assert c32[5] == "+17.00"
-    assert c32[6] == "15.00×"
-    assert c32[7] == "1.50×"
+    assert c32[7] == "15.00×"
+    assert c32[8] == "1.50×"
 
 
 def test_a_skipped_row_keeps_its_reason() -> None:
@@ -62,3 +63,13 @@ def test_a_missed_target_names_where_its_route_spent_cpu() -> None:
     expected = "100 samples, own time: anyio 60%, httpx 30%, gateway 10%"
     assert by_target["passthrough overhead p50, concurrency 1"] == expected
     assert by_target["RAG req/s, concurrency 32, 1 worker"] == ""
+
+
+def test_a_missed_throughput_target_says_what_the_servers_cpu_per_request_allows(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("bench.targets.os.cpu_count", lambda: 2)
+    rag = [*ROWS, Row("ragway RAG (k=4 examples, 2 chunks)", 32, _result(400, 80.0), cpu_ms=4.0)]
+    table = {(row[0], row[1]): row for row in table_rows(rag)}
+    assert table[("ragway RAG (k=4 examples, 2 chunks)", 32)][6] == "4.00"
+    by_target = {v[0]: v[4] for v in verdicts(rag)}
+    assert by_target["RAG req/s, concurrency 32, 1 worker"] == (
+        "4.00 ms of server CPU per request: at most 500 req/s on 2 cores with nothing else running")
