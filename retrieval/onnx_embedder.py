@@ -24,7 +24,7 @@ from retrieval.tokens import fast_tokenizer
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-EXPORT_VERSION = "2"  # part of the cache key: bump it when onnx_export.py writes another graph
+EXPORT_VERSION = "1"  # part of the cache key: bump it when onnx_export.py writes another graph
 DEFAULT_MAX_TOKENS = 512
 MAX_BATCH = 16
 

@@ -1,12 +1,8 @@
 """Export a sentence-transformers model folder to one ONNX graph: encoder, pooling and normalisation.
 
 The graph takes token ids and returns the sentence vectors, so serving needs only a tokenizer and
-ONNX Runtime. A BERT-family encoder is traced with eager attention and ONNX Runtime's transformer
-optimizer fuses each layer's attention, GELU and layer norms into single operators (on banking77
-questions, one at a time: 2.28 ms CPU per text instead of 2.74 with int8 weights, same vectors to
-cosine 0.994 of float32 as before). Weights are then int8 when asked (dynamic quantisation: no
-calibration data; static quantisation was measured slower here and further from float32).
-Exporting needs torch; retrieval/onnx_embedder.py calls it once and caches the file.
+ONNX Runtime. Weights are int8 when asked (dynamic quantisation: no calibration data). Exporting
+needs torch; retrieval/onnx_embedder.py calls it once and caches the file.
 """
 
 from __future__ import annotations
@@ -19,14 +15,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import onnx
 import torch
 from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger("ragway.embedder")
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-BERT_FAMILY = {"bert", "roberta", "xlm-roberta"}
 OUTPUT = "sentence_embedding"
 
 
@@ -55,7 +49,6 @@ def export(folder: Path, model: str, target: Path, quantize: bool) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         _trace(folder, plain)
-        _fuse(folder, plain)
         if quantize:
             _quantize(plain, partial)
         else:
@@ -76,33 +69,14 @@ def _quantize(plain: Path, out: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        # fused operators are outside the ONNX domain, where shape inference cannot type their outputs
-        quantize_dynamic(plain, out, weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        quantize_dynamic(plain, out, weight_type=QuantType.QInt8, per_channel=True)
     finally:
         root.setLevel(level)
 
 
-def _fuse(folder: Path, graph: Path) -> None:
-    """Rewrite *graph* in place with fused attention layers when the encoder is BERT-shaped; else leave it."""
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if config.get("model_type") not in BERT_FAMILY:
-        return
-    optimized = optimize_model(str(graph), model_type="bert", num_heads=int(config["num_attention_heads"]),
-                               hidden_size=int(config["hidden_size"]), opt_level=1)
-    if not optimized.get_fused_operator_statistics().get("Attention"):
-        log.info("ONNX Runtime fused no attention layer of %s; serving the traced graph", folder)
-        return
-    optimized.save_model_to_file(str(graph))
-
-
 def _trace(folder: Path, out: Path) -> None:
     mode, normalise = pooling(folder)
-    # eager attention traces to the MatMul/Softmax pattern ONNX Runtime fuses; SDPA does not
-    model = SentenceTransformer(str(folder), device="cpu", model_kwargs={"attn_implementation": "eager"})
-    encoder: Any = model[0].auto_model
+    encoder: Any = SentenceTransformer(str(folder), device="cpu")[0].auto_model
     encoder.eval()
     graph = _SentenceGraph(encoder, mode, normalise).eval()
     sample = torch.ones(2, 8, dtype=torch.long)
