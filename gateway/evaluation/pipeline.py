@@ -9,7 +9,7 @@ from rich.progress import Progress
 
 from gateway.config.snapshot import ConfigSnapshot, Route
 from gateway.evaluation.history import EvalHistory
-from gateway.evaluation.provenance import Provenance, collect
+from gateway.evaluation.provenance import Provenance, collect, route_labels
 from gateway.evaluation.runner import AnswerFn, VariantResult, run_variants
 from gateway.gold import GoldSet
 
@@ -36,6 +36,9 @@ async def evaluate(
     oos_label: str | None = None,
 ) -> EvalRun:
     """Every variant of *route* over *gold*, recorded in *history* with the versions it ran on."""
-    results = await run_variants(answer, route.config, variants, gold.examples, progress, concurrency, oos_label)
+    # off-label means outside the route's label set, not outside the labels a --limit sample happens to hold
+    labels = route_labels(snapshot, route.config)
+    config = route.config.model_copy(update={"labels": labels}) if labels else route.config
+    results = await run_variants(answer, config, variants, gold.examples, progress, concurrency, oos_label)
     provenance = collect(snapshot, route, gold.path, gold.checksum)
     return EvalRun(history.record(provenance, results), provenance, results)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.config.route import ClassifierTarget, RouteConfig
+from gateway.config.route import ClassifierTarget, RouteConfig, UnknownAnswer
 from gateway.config.snapshot import ConfigSnapshot, Route
 
 MANIFEST = "manifest.json"
@@ -71,13 +71,33 @@ def _model_version(snapshot: ConfigSnapshot, name: str) -> str:
 
 def classifier_version(folder: Path) -> str:
     """`v3:1a2b3c4d5e6f` (version and model file hash) for an artifact folder or its `latest` pointer."""
-    pointer = folder / "latest"
-    if not (folder / MANIFEST).is_file() and pointer.is_file():
-        folder = folder / pointer.read_text(encoding="utf-8").strip()
-    manifest = read_json(folder / MANIFEST)
+    manifest = _classifier_manifest(folder)
     if not manifest:
         return MISSING
     return f"{manifest.get('version', '?')}:{str(manifest.get('model_sha256', ''))[:12]}"
+
+
+def route_labels(snapshot: ConfigSnapshot, config: RouteConfig) -> list[str]:
+    """The label set the route serves: its `labels`, else its classifier's and its `unknown` answer (what the
+    cascade checks answers against); [] when it names neither. An answer outside it is off-label, even when
+    the gold sample holds no row of that label."""
+    if config.labels:
+        return list(config.labels)
+    for target in config.targets.values():
+        if isinstance(target, ClassifierTarget):
+            labels = _classifier_manifest(snapshot.resolve(target.classifier)).get("labels")
+            if isinstance(labels, list) and labels:
+                unknown = [config.unknown.answer] if isinstance(config.unknown, UnknownAnswer) else []
+                return [str(label) for label in labels] + unknown
+    return []
+
+
+def _classifier_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of an artifact folder or of the version its `latest` pointer names; {} when missing."""
+    pointer = folder / "latest"
+    if not (folder / MANIFEST).is_file() and pointer.is_file():
+        folder = folder / pointer.read_text(encoding="utf-8").strip()
+    return read_json(folder / MANIFEST)
 
 
 def examples_count(snapshot: ConfigSnapshot, config: RouteConfig) -> int | None:

@@ -169,6 +169,26 @@ def test_eval_and_history_print_json_with_slices_and_misses(cli, tmp_path: Path)
     assert all(r["run_id"] == data["run_id"] for r in rows)
 
 
+def test_off_label_is_outside_the_classifiers_labels_not_outside_the_sample(cli, tmp_path: Path) -> None:
+    route = tmp_path / "configs" / "routes" / "banking77.yaml"
+    route.write_text(route.read_text(encoding="utf-8").replace("labels: [card_arrival, exchange_rate]\n", ""),
+                     encoding="utf-8")
+    artifact = tmp_path / "artifacts" / "banking77"
+    artifact.mkdir(parents=True)
+    (artifact / "manifest.json").write_text(json.dumps({"labels": ["card_arrival", "exchange_rate"]}),
+                                            encoding="utf-8")
+    # the gold rows hold one label only; the small model answers the classifier's other one
+    gold = tmp_path / "gold.csv"
+    gold.write_text("text,category\n\"exchange rate please\",exchange_rate\n\"what rate do you use\",exchange_rate\n",
+                    encoding="utf-8")
+
+    result = cli("eval", "--route", "banking77", "--variants", "small", "--json")
+
+    assert result.exit_code == 0, result.output
+    (small,) = json.loads(result.stdout)["variants"]
+    assert small["by_target"] == [{"target": "small", "n": 2, "coverage": 1.0, "accuracy": 0.0, "off_label": 0}]
+
+
 def test_defaults_resolve_beside_the_config_dir_not_the_working_dir(cli, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
