@@ -173,12 +173,7 @@ def read_weights(folder: Path, manifest: Manifest) -> Weights:
         raise ArtifactError(f"{folder}: a format-{manifest.format} artifact stores its head as a pickle, which the "
                             f"gateway does not load; rebuild it with `ragway finetune --route {manifest.route}`")
     path = folder / MODEL_FILE
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
-    if hashlib.sha256(data).hexdigest() != manifest.model_sha256:
-        raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
+    data = _checked_bytes(path, manifest.model_sha256)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             return Weights(np.asarray(arrays["coef"], dtype=np.float64),
@@ -212,11 +207,11 @@ def write(
         np.savez(handle, coef=np.asarray(estimator.coef_, dtype=np.float64),
                  intercept=np.asarray(estimator.intercept_, dtype=np.float64),
                  classes=np.asarray([str(c) for c in estimator.classes_], dtype=np.str_))
-    digest = hashlib.sha256((staging / MODEL_FILE).read_bytes()).hexdigest()
+    digest = _file_sha256(staging / MODEL_FILE)
     fields = dict(manifest_fields)
     if centroids is not None and fields.get("novelty") is not None:
         np.save(staging / NOVELTY_FILE, np.asarray(centroids, dtype=np.float32), allow_pickle=False)
-        novelty_sha = hashlib.sha256((staging / NOVELTY_FILE).read_bytes()).hexdigest()
+        novelty_sha = _file_sha256(staging / NOVELTY_FILE)
         fields["novelty"] = NoveltyInfo.model_validate({**_as_dict(fields["novelty"]), "sha256": novelty_sha})
     if examples is not None:
         fields["knn"] = _write_examples(staging, examples)
@@ -236,7 +231,7 @@ def _write_examples(staging: Path, examples: Examples) -> KnnInfo:
         np.savez(handle, vectors=examples.vectors, labels=examples.labels)
     settings = examples.settings
     return KnnInfo(k=settings.k, scale=settings.scale, weight=settings.weight, n_examples=len(examples.labels),
-                   sha256=hashlib.sha256((staging / EXAMPLES_FILE).read_bytes()).hexdigest())
+                   sha256=_file_sha256(staging / EXAMPLES_FILE))
 
 
 def read_examples(folder: Path, manifest: Manifest) -> Examples | None:
@@ -244,12 +239,7 @@ def read_examples(folder: Path, manifest: Manifest) -> Examples | None:
     if manifest.knn is None:
         return None
     path = folder / EXAMPLES_FILE
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
-    if hashlib.sha256(data).hexdigest() != manifest.knn.sha256:
-        raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
+    data = _checked_bytes(path, manifest.knn.sha256)
     info = manifest.knn
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
@@ -267,17 +257,27 @@ def read_centroids(folder: Path, manifest: Manifest) -> np.ndarray | None:
     if manifest.novelty is None or manifest.novelty.score != "centroid":
         return None
     path = folder / NOVELTY_FILE
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
-    if hashlib.sha256(data).hexdigest() != manifest.novelty.sha256:
-        raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
-    centres = np.load(path, allow_pickle=False)
+    data = _checked_bytes(path, manifest.novelty.sha256)
+    centres = np.load(io.BytesIO(data), allow_pickle=False)
     if centres.shape != (len(manifest.labels), manifest.dim):
         expected = f"{len(manifest.labels)} labels x {manifest.dim}"
         raise ArtifactError(f"{path}: shape {centres.shape} does not fit {expected}")
     return centres
+
+
+def _checked_bytes(path: Path, sha256: str) -> bytes:
+    """The bytes of *path*, after checking they are the ones the manifest recorded; ArtifactError otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ArtifactError(f"{path}: checksum does not match {MANIFEST_FILE} (the file changed after training)")
+    return data
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
