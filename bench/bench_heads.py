@@ -9,7 +9,6 @@ so it is as blind as the head it is mixed with. Run: `python -m bench.bench_head
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,11 +23,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from bench.bench_cascade import read
 from gateway.cli.common import offline_env
 from gateway.cli.finetune import load_embedder
 from gateway.config.gateway_sections import EmbedderConfig
 from gateway.smallmodel import crossfit
-from gateway.smallmodel.knn import knn_votes
+from gateway.smallmodel.knn import knn_votes, nearest
 from gateway.smallmodel.reuse import vectors_for
 
 console = Console(width=140)
@@ -38,12 +38,6 @@ LOGISTIC = "logistic C=30 (served before)"
 MLP = "MLP 1x512, early stopping"
 ENSEMBLE = "ensemble: logistic + MLP"
 WEIGHTS = (0.3, 0.4, 0.5, 0.6)
-
-
-def read(path: Path) -> tuple[list[str], list[str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = [(row["text"], row["category"]) for row in csv.DictReader(handle)]
-    return [t for t, _ in rows], [c for _, c in rows]
 
 
 def candidates() -> dict[str, Model]:
@@ -80,12 +74,8 @@ def out_of_fold_neighbours(x: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, 
     rows = np.zeros((len(x), MAX_K), dtype=np.int64)
     for fold in range(int(ids.max()) + 1):
         held, pool = np.flatnonzero(ids == fold), np.flatnonzero(ids != fold)
-        s = x[held] @ x[pool].T
-        top = np.argpartition(-s, MAX_K, axis=1)[:, :MAX_K]
-        top_s = np.take_along_axis(s, top, axis=1)
-        order = np.argsort(-top_s, axis=1)
-        sims[held] = np.take_along_axis(top_s, order, axis=1)
-        rows[held] = pool[np.take_along_axis(top, order, axis=1)]
+        sims[held], top = nearest(x[held], x[pool], MAX_K)
+        rows[held] = pool[top]
     return sims, rows
 
 
