@@ -22,11 +22,17 @@ from retrieval.embedder import embedder_id, resolve_model
 from retrieval.tokens import fast_tokenizer
 
 if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+    from tokenizers import Encoding, Tokenizer
 
 EXPORT_VERSION = "1"  # part of the cache key: bump it when onnx_export.py writes another graph
 DEFAULT_MAX_TOKENS = 512
-MAX_BATCH = 16
+# most texts in one pass: passes of 32 same-length banking77 texts cost ~7% less CPU per text than 16
+MAX_BATCH = 32
+# the fixed price of a pass in tokens: 1.2 ms here, the weights streamed once, against 0.067 ms per token
+PASS_TOKENS = 18
+# texts tokenised at once, so a large index build never holds every encoding in memory
+TOKENIZE_CHUNK = 4096
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class OnnxEmbedder:
@@ -54,27 +60,53 @@ class OnnxEmbedder:
         self._tokenizer = _tokenizer(folder)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Embed *texts* in batches of similar length; an empty sequence gives an empty (0, dim) array."""
+        """Embed *texts* in passes of similar length; an empty sequence gives an empty (0, dim) array."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # like sentence-transformers: sorted by length, so each batch pads only to its own longest text
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        # int8 passes over 64 banking77 texts took twice the CPU per text of passes over 8 or 16
         size = max(1, min(batch_size, MAX_BATCH))
-        for start in range(0, len(order), size):
-            rows = order[start : start + size]
-            out[rows] = self._forward([texts[i] for i in rows])
+        for start in range(0, len(texts), TOKENIZE_CHUNK):
+            chunk = list(texts[start : start + TOKENIZE_CHUNK])
+            encoded = self._tokenizer.encode_batch(chunk)
+            lengths = np.array([len(e.ids) for e in encoded])
+            order = np.argsort(lengths, kind="stable")
+            for rows in passes(lengths[order].tolist(), size):
+                picked = order[rows]
+                out[start + picked] = self._forward([encoded[i] for i in picked])
         return out
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        encoded = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        feeds = {
-            "input_ids": ids,
-            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-        }
+    def _forward(self, encoded: list[Encoding]) -> np.ndarray:
+        """One pass over tokenised texts, right-padded to the longest of them."""
+        width = max(len(e.ids) for e in encoded)
+        # pad ids stay 0: the attention mask hides padded positions, so their ids change nothing
+        feeds = {name: np.zeros((len(encoded), width), dtype=np.int64) for name in INPUT_NAMES}
+        for row, e in enumerate(encoded):
+            n = len(e.ids)
+            feeds["input_ids"][row, :n] = e.ids
+            feeds["attention_mask"][row, :n] = 1
+            feeds["token_type_ids"][row, :n] = e.type_ids
         vectors = self._session.run(None, {name: feeds[name] for name in self._inputs})[0]
         return np.asarray(vectors, dtype=np.float32)
+
+
+def passes(lengths: Sequence[int], most: int) -> list[slice]:
+    """Cut token *lengths* (sorted ascending) into forward passes of at most *most* texts, cheapest in all.
+
+    A pass costs about PASS_TOKENS plus its texts times its longest text (padding included): a pass has
+    a fixed price, streaming every weight once, and padding costs as much as real tokens. Dynamic
+    programming over the cut points finds the partition of least total cost.
+    """
+    best = [0.0] + [float("inf")] * len(lengths)
+    cut = [0] * (len(lengths) + 1)
+    for end in range(1, len(lengths) + 1):
+        for begin in range(max(0, end - most), end):
+            cost = best[begin] + PASS_TOKENS + (end - begin) * lengths[end - 1]
+            if cost < best[end]:
+                best[end], cut[end] = cost, begin
+    out: list[slice] = []
+    end = len(lengths)
+    while end > 0:
+        out.append(slice(cut[end], end))
+        end = cut[end]
+    return out[::-1]
 
 
 def cached_graph(folder: Path, model: str, cache_dir: Path, quantize: bool) -> Path:
@@ -92,11 +124,10 @@ def cached_graph(folder: Path, model: str, cache_dir: Path, quantize: bool) -> P
 
 
 def _tokenizer(folder: Path) -> Tokenizer:
-    """The model's fast tokenizer, truncating at the model's max length and padding to the longest text."""
+    """The model's fast tokenizer, truncating at the model's max length; passes pad with id 0 themselves."""
     tokenizer = fast_tokenizer(str(folder))
     tokenizer.enable_truncation(_max_tokens(folder))
-    pad = _pad_token(folder)
-    tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad) or 0, pad_token=pad)
+    tokenizer.no_padding()
     return tokenizer
 
 
@@ -108,14 +139,6 @@ def _max_tokens(folder: Path) -> int:
         if isinstance(value, int) and 0 < value <= 100_000:
             return value
     return DEFAULT_MAX_TOKENS
-
-
-def _pad_token(folder: Path) -> str:
-    path = folder / "special_tokens_map.json"
-    token = json.loads(path.read_text(encoding="utf-8")).get("pad_token") if path.is_file() else None
-    if isinstance(token, dict):
-        token = token.get("content")
-    return token if isinstance(token, str) else "[PAD]"
 
 
 def _fingerprint(folder: Path) -> str:

@@ -32,8 +32,9 @@ class EmbedderConfig(Strict):
     threads: int = Field(1, ge=1, le=64)
     # torch backend: bfloat16 where the CPU has it natively ("auto"); vectors stay within cosine 0.9999 of float32
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
-    # texts per padded forward pass inside a micro-batch (sorted by length first)
-    sub_batch: int = Field(8, ge=1, le=1024)
+    # most texts in one forward pass: a micro-batch is sorted by token count and cut into the passes
+    # that cost least in all, a pass's fixed price against its padding (retrieval/onnx_embedder.passes)
+    sub_batch: int = Field(32, ge=1, le=1024)
     # recent texts answered without a forward pass; 0 turns it off
     cache_size: int = Field(4096, ge=0)
     # Longer inputs are refused with a 400: the model reads only its first 256 tokens anyway.
