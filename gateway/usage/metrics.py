@@ -7,6 +7,8 @@ With several uvicorn workers each worker serves its own figures; scrape each, or
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -20,11 +22,28 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+@dataclass(slots=True)
+class _Series:
+    """The children of one (route, target) pair, looked up once: `labels()` took a lock and built a key
+    per call, eight times per request (docs/benchmarks.md, "Fixes from the profiles")."""
+
+    requests: Any
+    latency: Any
+    upstream_latency: Any
+    tokens_in: Any
+    tokens_out: Any
+    cost: Any
+    large_cost: Any
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
 class UsageMetrics:
     """Counters, histograms and gauges fed by `observe(record)` and by the log recorder."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        # as many entries as the label children prometheus_client keeps for the same pairs
+        self._series: dict[tuple[str, str], _Series] = {}
         route_target = ("route", "target")
         self.requests = Counter(
             "ragway_requests", "Requests answered.", route_target, registry=self.registry
@@ -82,18 +101,30 @@ class UsageMetrics:
 
     def observe(self, rec: RequestRecord) -> None:
         """Count one finished request."""
-        labels = (rec.route, rec.target)
-        self.requests.labels(*labels).inc()
+        series = self._series.get((rec.route, rec.target)) or self._add_series(rec.route, rec.target)
+        series.requests.inc()
         if rec.failed:
-            self.errors.labels(*labels, rec.error_type or str(rec.status)).inc()
-        self.latency.labels(*labels).observe(rec.latency.total_ms / 1000)
+            self.errors.labels(rec.route, rec.target, rec.error_type or str(rec.status)).inc()
+        series.latency.observe(rec.latency.total_ms / 1000)
         if not rec.cache_hit and rec.cache != COALESCED and rec.latency.upstream_ms > 0:
-            self.upstream_latency.labels(*labels).observe(rec.latency.upstream_ms / 1000)
-        self.tokens.labels(*labels, "in").inc(rec.tokens_in)
-        self.tokens.labels(*labels, "out").inc(rec.tokens_out)
-        self.cost.labels(*labels).inc(rec.cost_usd)
-        self.large_cost.labels(rec.route).inc(rec.large_cost_usd)
-        self.cache.labels(rec.route, rec.cache.split(";", 1)[0]).inc()
+            series.upstream_latency.observe(rec.latency.upstream_ms / 1000)
+        series.tokens_in.inc(rec.tokens_in)
+        series.tokens_out.inc(rec.tokens_out)
+        series.cost.inc(rec.cost_usd)
+        series.large_cost.inc(rec.large_cost_usd)
+        result = rec.cache.split(";", 1)[0]
+        cache = series.cache.get(result)
+        if cache is None:
+            cache = series.cache[result] = self.cache.labels(rec.route, result)
+        cache.inc()
+
+    def _add_series(self, route: str, target: str) -> _Series:
+        series = _Series(self.requests.labels(route, target), self.latency.labels(route, target),
+                         self.upstream_latency.labels(route, target), self.tokens.labels(route, target, "in"),
+                         self.tokens.labels(route, target, "out"), self.cost.labels(route, target),
+                         self.large_cost.labels(route))
+        self._series[(route, target)] = series
+        return series
 
     def track_queue(self, depth: Callable[[], int]) -> None:
         """Report *depth()* as the log-queue depth at every scrape."""
