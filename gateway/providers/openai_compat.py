@@ -1,9 +1,11 @@
 """Direct calls to an OpenAI-compatible endpoint (llama.cpp, vLLM, TGI, Ollama, OpenAI itself).
 
 This path skips litellm: its per-call CPU cost bounds throughput, and these
-endpoints already speak the wire format the gateway serves. It uses aiohttp, not
-httpx: profiled under load (docs/benchmarks.md, "Profiles"), httpx's anyio and
-httpcore layers were the largest cost of a passthrough request.
+endpoints already speak the wire format the gateway serves. Whole answers go
+through `Http1Pool` (a prebuilt request and keep-alive connections: a sixth of
+aiohttp's CPU per call); streams through aiohttp, not httpx: profiled under load
+(docs/benchmarks.md, "Profiles"), httpx's anyio and httpcore layers were the
+largest cost of a passthrough request.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import httptools
 import orjson
 
 from gateway.config import ModelConfig
@@ -24,6 +27,7 @@ from gateway.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from gateway.providers.http1 import Http1Pool
 
 RETRYABLE_STATUS = {500, 502, 503, 504}
 
@@ -44,6 +48,7 @@ class OpenAICompatProvider:
         self._timeout = aiohttp.ClientTimeout(total=None, connect=min(config.timeout_s, 5.0),
                                               sock_read=config.timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self._pool: Http1Pool | None = None
 
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         body = self._body(payload, stream=False)
@@ -70,6 +75,9 @@ class OpenAICompatProvider:
             response.release()
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -83,6 +91,16 @@ class OpenAICompatProvider:
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, read_bufsize=2**20)
         return self._session
 
+    def _pool_now(self) -> Http1Pool:
+        """The keep-alive connections for whole answers, made on first use (on the running loop)."""
+        if self._pool is None:
+            try:
+                self._pool = Http1Pool(self._url, self._headers, connect_timeout_s=min(self.config.timeout_s, 5.0),
+                                       read_timeout_s=self.config.timeout_s)
+            except ValueError as exc:
+                raise UpstreamError(f"model '{self.name}' has no usable api_base: {exc}") from None
+        return self._pool
+
     def _body(self, payload: dict[str, Any], *, stream: bool) -> bytes:
         body = dict(payload, model=self.upstream_model, stream=stream)
         if not stream:
@@ -94,11 +112,10 @@ class OpenAICompatProvider:
         attempts = self.config.retries + 1
         for attempt in range(attempts):
             try:
-                async with self._session_now().post(self._url, data=body, headers=self._headers) as response:
-                    status, content = response.status, await response.read()
+                status, content = await self._pool_now().post(body)
             except TimeoutError:
                 raise UpstreamTimeout(f"model '{self.name}' timed out after {self.config.timeout_s:g}s") from None
-            except aiohttp.ClientError as exc:
+            except (OSError, httptools.HttpParserError) as exc:
                 if attempt + 1 < attempts:
                     await asyncio.sleep(0.05 * (attempt + 1))
                     continue
