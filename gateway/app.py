@@ -44,7 +44,8 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
     # added last, so it runs first: the request id is set inside the request's span
     app.add_middleware(TracingMiddleware, telemetry=telemetry)
     errors.install(app)
-    for router in (chat.router, responses.router, completions.router, models.router, health.router, logs.router):
+    app.router.routes.append(chat.route)
+    for router in (responses.router, completions.router, models.router, health.router, logs.router):
         app.include_router(router)
     return app
 
