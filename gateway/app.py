@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from gateway.api import chat, completions, errors, health, logs, models, responses
 from gateway.api.deps import Deps
+from gateway.api.direct import DirectRoutes
 from gateway.api.request_id import RequestIdMiddleware
 from gateway.config.live import ConfigStore
 from gateway.telemetry import Telemetry, TracingMiddleware
@@ -40,6 +41,10 @@ def create_app(config_root: Path, *, build: BuildDeps = build_deps, watch: bool 
     # FastAPI's own server span would duplicate TracingMiddleware's, which carries the GenAI attributes
     app = FastAPI(title="ragway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   telemetry={"tracing": False, "operation_spans": False, "auto_configure": False})
+    # added first, so it runs last: the chat endpoint skips the router and the exception layers under it;
+    # the handlers are read when the stack is built, after errors.install below
+    app.add_middleware(DirectRoutes, routes={("POST", chat.route.path): chat.chat_completions},
+                       handlers=app.exception_handlers)
     app.add_middleware(RequestIdMiddleware)
     # added last, so it runs first: the request id is set inside the request's span
     app.add_middleware(TracingMiddleware, telemetry=telemetry)
