@@ -40,7 +40,7 @@ def authenticate(request: Request) -> tuple[Deps, RequestContext]:
     """The app's dependencies and the request's context with the client key's id."""
     deps, ctx = deps_of(request), _context(request)
     with refusals(deps, ctx):
-        return deps, replace(ctx, key_id=deps.auth.client(request.headers.get("authorization")))
+        return deps, ctx.keyed(deps.auth.client(request.headers.get("authorization")))
 
 
 async def admin_key(request: Request) -> AsyncIterator[str]:
