@@ -29,10 +29,11 @@ _FORBIDDEN = ("\r", "\n")
 
 
 class Http1Pool:
-    """Keep-alive connections to the host of *url*; each `post` borrows an idle one or opens a new one."""
+    """Keep-alive connections to the host of *url*; each `post` borrows an idle one or opens a new one,
+    at most *max_connections* at a time."""
 
     def __init__(self, url: str, headers: Mapping[str, str], *, connect_timeout_s: float, read_timeout_s: float,
-                 keepalive_s: float = 30.0, max_idle: int = 512) -> None:
+                 keepalive_s: float = 30.0, max_connections: int = 512) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -43,11 +44,16 @@ class Http1Pool:
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
         self._keepalive_s = keepalive_s
-        self._max_idle = max_idle
+        # at most max_connections exchanges at once (aiohttp's connector limit before): the rest wait their turn
+        self._slots = asyncio.Semaphore(max_connections)
         self._idle: list[_Connection] = []
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
         """The status and body of the response to POSTing *body* (sent as it is, with its length)."""
+        async with self._slots:
+            return await self._exchange(body)
+
+    async def _exchange(self, body: bytes) -> tuple[int, bytes]:
         conn = self._borrow() or await self._open()
         try:
             status, content = await conn.exchange(self._head + b"%d\r\n\r\n" % len(body) + body)
@@ -73,7 +79,7 @@ class Http1Pool:
         return None
 
     def _give_back(self, conn: _Connection) -> None:
-        if conn.keep_alive and len(self._idle) < self._max_idle:
+        if conn.keep_alive:
             conn.rested()
             self._idle.append(conn)
         else:

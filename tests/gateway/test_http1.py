@@ -77,6 +77,16 @@ async def test_keeps_the_connection_and_sends_the_head_and_body() -> None:
     assert body == b'{"n": 0}'
 
 
+async def test_concurrent_posts_share_at_most_max_connections() -> None:
+    server = Server(lambda request: sized(b"{}"))
+    async with serving(server) as url:
+        client = Http1Pool(url, {}, connect_timeout_s=2.0, read_timeout_s=5.0, max_connections=2)
+        answers = await asyncio.gather(*(client.post(b"{}") for _ in range(8)))
+        await client.aclose()
+    assert answers == [(200, b"{}")] * 8
+    assert server.connections == 2
+
+
 async def test_chunked_and_close_delimited_bodies_are_read_whole() -> None:
     chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
     server = Server(lambda request: chunked)
