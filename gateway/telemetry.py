@@ -10,8 +10,8 @@ Steps open their spans through `step()`; with no endpoint configured that is OTe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from opentelemetry import trace
@@ -92,17 +92,15 @@ class TracingMiddleware:
             await self.app(scope, receive, send_traced)
 
 
-@contextmanager
-def step(name: str, attributes: Mapping[str, Any] | None = None, kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
+def step(name: str, attributes: Mapping[str, Any] | None = None,
+         kind: SpanKind = SpanKind.INTERNAL) -> AbstractContextManager[Span]:
     """A child span of the request's span around one step of the request path."""
     if not trace.get_current_span().is_recording():
         # tracing off or the request not sampled: a child would not be recorded either, and making the
-        # no-op span (tracer lookup, context attach and detach) cost 6.6% of the passthrough's loop time
-        yield trace.INVALID_SPAN
-        return
-    tracer = trace.get_tracer(TRACER)
-    with tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
-        yield span
+        # no-op span (tracer lookup, context attach and detach) cost 6.6% of the passthrough's loop time;
+        # a plain nullcontext, not a generator, for the same reason (0.4 us per step instead of 1.0-1.5)
+        return nullcontext(trace.INVALID_SPAN)
+    return trace.get_tracer(TRACER).start_as_current_span(name, kind=kind, attributes=attributes)
 
 
 class Recorder(Protocol):
