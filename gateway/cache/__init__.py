@@ -4,6 +4,8 @@ The request path uses it like this (NoCache has the same calls, so there is no `
 
     control = parse_cache_control(request.headers)
     lookup = await cache.lookup(CacheQuery(..., control=control))
+    # or, to embed only when needed: `await cache.exact(q)` (no vector) first, and on None
+    # `await cache.lookup(q_with_vector, exact_checked=True)` for the semantic tier
     if lookup.stored is not None:        # hit or semantic-hit; header: lookup.header()
         ...answer from lookup.stored.body (replay_as_stream when the client asked for a stream)
     answer = await cache.fill(q, lookup, call_upstream)   # a StoredAnswer: coalesced, stored when complete

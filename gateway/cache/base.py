@@ -25,8 +25,13 @@ class ResponseCache(Protocol):
 
     async def aclose(self) -> None: ...
 
-    async def lookup(self, q: CacheQuery) -> CacheLookup:
-        """hit, semantic-hit (with score), miss (call upstream, then store) or bypass (never cached)."""
+    async def exact(self, q: CacheQuery) -> CacheLookup | None:
+        """The exact tier alone (it needs no vector): a hit, else None."""
+        ...
+
+    async def lookup(self, q: CacheQuery, exact_checked: bool = False) -> CacheLookup:
+        """hit, semantic-hit (with score), miss (call upstream, then store) or bypass (never cached);
+        *exact_checked*: `exact` already missed for *q*, so only the semantic tier is read."""
         ...
 
     async def store(self, q: CacheQuery, lookup: CacheLookup, answer: StoredAnswer) -> None:
@@ -63,7 +68,10 @@ class NoCache:
     async def aclose(self) -> None:
         return None
 
-    async def lookup(self, q: CacheQuery) -> CacheLookup:
+    async def exact(self, q: CacheQuery) -> CacheLookup | None:
+        return None
+
+    async def lookup(self, q: CacheQuery, exact_checked: bool = False) -> CacheLookup:
         self.stats.bypasses += 1
         return BYPASS
 

@@ -81,7 +81,19 @@ class TieredCache:
         await self.evidence.aclose()
         await self._store.aclose()
 
-    async def lookup(self, q: CacheQuery) -> CacheLookup:
+    async def exact(self, q: CacheQuery) -> CacheLookup | None:
+        """The exact tier alone, which needs no request vector: a hit, else None (then `lookup` with
+        `exact_checked=True` does the rest). A request that bypasses or refreshes reads nothing here."""
+        if not cacheable(q) or q.control is CacheControl.REFRESH:
+            return None
+        key = exact_key(q)
+        try:
+            stored = decode(await self._store.get(key))
+        except StoreUnavailable:
+            return None
+        return self._hit(key, stored)
+
+    async def lookup(self, q: CacheQuery, exact_checked: bool = False) -> CacheLookup:
         if not cacheable(q):
             self.stats.bypasses += 1
             return BYPASS
@@ -89,7 +101,7 @@ class TieredCache:
         verdict = None
         if q.control is not CacheControl.REFRESH:
             with contextlib.suppress(StoreUnavailable):
-                found, verdict = await self._read(q, key)
+                found, verdict = await self._read(q, key, exact_checked)
                 if found is not None:
                     return found
         self.stats.misses += 1
@@ -157,11 +169,18 @@ class TieredCache:
 
         return await self.coalesce(lookup.key, call_and_store)
 
-    async def _read(self, q: CacheQuery, key: str) -> tuple[CacheLookup | None, Verdict | None]:
-        stored = decode(await self._store.get(key))
-        if stored is not None:
-            self.stats.hits += 1
-            return CacheLookup(status="hit", stored=stored, score=None, key=key), None
+    def _hit(self, key: str, stored: StoredAnswer | None) -> CacheLookup | None:
+        if stored is None:
+            return None
+        self.stats.hits += 1
+        return CacheLookup(status="hit", stored=stored, score=None, key=key)
+
+    async def _read(self, q: CacheQuery, key: str,
+                    exact_checked: bool = False) -> tuple[CacheLookup | None, Verdict | None]:
+        if not exact_checked:
+            hit = self._hit(key, decode(await self._store.get(key)))
+            if hit is not None:
+                return hit, None
         verdict = self._verdict(q)
         if verdict is None or not verdict.serve:
             return None, verdict

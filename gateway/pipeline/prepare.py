@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.cache import CacheQuery, ResponseCache, parse_cache_control
+from gateway.cache import CacheLookup, CacheQuery, ResponseCache, cacheable, parse_cache_control
 from gateway.config.live import ConfigStore, Live
 from gateway.config.policy import CascadePolicy, RetrievalPolicy
 from gateway.config.route import ClassifierTarget, RouteConfig
@@ -50,19 +50,26 @@ class Preparer:
             raise ServiceUnavailable(f"route '{route.name}' is unavailable: {live.resources.unavailable[route.name]}",
                                      code="route_unavailable")
         params = route_params(route.config, req)
-        vector, embed_ms = await self._embed(route.config, req)
-        query = _query(route, live.resources, req, ctx, params, vector)
+        text = embed_text(route.config, req, self.config.current.gateway.embedder.max_input_chars)
+        query = _query(route, live.resources, req, ctx, params)
         started = time.perf_counter()
-        with step("ragway.cache.lookup") as span:
-            lookup = await self.cache.lookup(query)
-            span.set_attribute("ragway.cache", lookup.header())
+        # an exact hit is answered before the embedding, which it would not read
+        lookup = await self._exact(query) if cacheable(query) else None
+        vector, embed_ms = (None, 0.0) if lookup is not None or text is None else await self._embed(text)
+        if lookup is None:
+            query = replace(query, vector=vector)
+            lookup = await self._lookup(query)
         # a hit's saving is priced on the messages as sent (the large model's counterfactual cost)
         plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=query.messages, params=params,
                     resources=live.resources, request_id=ctx.request_id, vector=vector, query=query, lookup=lookup,
-                    timings=Timings(embed_ms, _ms(started)),
+                    timings=Timings(embed_ms, max(_ms(started) - embed_ms, 0.0)),
                     input_text=req.last_user_text() if route.config.log_text else "")
         if plan.answered_from_cache:
             return plan
+        return await self._retrieve(plan, req, ctx)
+
+    async def _retrieve(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
+        """*plan*, a cache miss, retrieved for and decided."""
         started = time.perf_counter()
         job = self._job(plan, req)
         with step("ragway.retrieve") as span:
@@ -71,17 +78,21 @@ class Preparer:
             _describe(span, plan, assembled)
         return self._decide(plan, req, ctx, assembled, started)
 
-    async def _embed(self, config: RouteConfig, req: ChatCompletionRequest) -> tuple[np.ndarray | None, float]:
-        """The request's vector and the milliseconds it took; None when nothing on the route reads it."""
-        if not needs_vector(config):
-            return None, 0.0
-        text = req.last_user_text().strip()
-        limit = self.config.current.gateway.embedder.max_input_chars
-        if not text:
-            raise InvalidRequest("the last user message is empty; this route needs text to embed", param="messages")
-        if len(text) > limit:
-            raise InvalidRequest(f"the last user message has {len(text)} characters; this route takes at most "
-                                 f"{limit}", param="messages", code="input_too_long")
+    async def _exact(self, query: CacheQuery) -> CacheLookup | None:
+        with step("ragway.cache.lookup", {"ragway.cache.tier": "exact"}) as span:
+            lookup = await self.cache.exact(query)
+            span.set_attribute("ragway.cache", lookup.header() if lookup is not None else "miss")
+        return lookup
+
+    async def _lookup(self, query: CacheQuery) -> CacheLookup:
+        """The rest of the lookup, with the vector: the exact tier missed already, or reads nothing for *query*."""
+        with step("ragway.cache.lookup", {"ragway.cache.tier": "semantic"}) as span:
+            lookup = await self.cache.lookup(query, exact_checked=True)
+            span.set_attribute("ragway.cache", lookup.header())
+        return lookup
+
+    async def _embed(self, text: str) -> tuple[np.ndarray, float]:
+        """The vector of *text* and the milliseconds it took."""
         started = time.perf_counter()
         model = self.config.current.gateway.embedder.model
         with step("ragway.embed", {"gen_ai.operation.name": "embeddings", "gen_ai.request.model": model}):
@@ -146,6 +157,19 @@ def retrieval_worker() -> Retriever:
     return BatchWorker(assemble_many, name="retrieve", initializer=lambda: faiss.omp_set_num_threads(1))
 
 
+def embed_text(config: RouteConfig, req: ChatCompletionRequest, limit: int) -> str | None:
+    """The text the route embeds (the last user message), checked; None when nothing on the route reads a vector."""
+    if not needs_vector(config):
+        return None
+    text = req.last_user_text().strip()
+    if not text:
+        raise InvalidRequest("the last user message is empty; this route needs text to embed", param="messages")
+    if len(text) > limit:
+        raise InvalidRequest(f"the last user message has {len(text)} characters; this route takes at most "
+                             f"{limit}", param="messages", code="input_too_long")
+    return text
+
+
 def needs_vector(config: RouteConfig) -> bool:
     """Whether anything on this route reads the request embedding."""
     retrieval = config.retrieval.examples is not None or config.retrieval.documents is not None
@@ -172,11 +196,12 @@ def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, A
 
 
 def _query(route: Route, resources: RouteResources, req: ChatCompletionRequest, ctx: RequestContext,
-           params: dict[str, Any], vector: np.ndarray | None) -> CacheQuery:
+           params: dict[str, Any]) -> CacheQuery:
+    """The request as the cache sees it, before its vector exists."""
     config = route.config
     return CacheQuery(
         route=route.name, route_version=route.version, index_versions=resources.index_versions(config),
-        messages=[m.model_dump(exclude_none=True) for m in req.messages], params=params, vector=vector,
+        messages=[m.model_dump(exclude_none=True) for m in req.messages], params=params, vector=None,
         settings=config.cache, control=parse_cache_control(ctx.headers), task=config.task,
         scope=ctx.key_id if config.cache.scope == "key" else "",
     )

@@ -44,6 +44,21 @@ async def test_exact_miss_then_hit(cache: ResponseCache) -> None:
     assert cache.stats.hits == 1 and cache.stats.misses == 1 and cache.stats.stores == 1
 
 
+async def test_the_exact_tier_answers_without_a_vector_and_the_lookup_after_it_reads_only_the_semantic_tier(
+        cache: ResponseCache) -> None:
+    settings = CacheSettings(semantic_threshold=0.9)
+    stored = query("What is my balance?", vector=unit(1), settings=settings)
+    await remember(cache, stored)
+    assert await cache.exact(query("How much money do I have?", settings=settings)) is None
+    hit = await cache.exact(query("What is my balance?", settings=settings))  # no vector: none needed
+    assert hit is not None and hit.status == "hit" and hit.response == completion("balance")
+    paraphrase = query("How much money do I have?", vector=near(unit(1), 0.95), settings=settings)
+    assert (await cache.lookup(paraphrase, exact_checked=True)).status == "semantic-hit"
+    assert cache.stats.hits == 1 and cache.stats.semantic_hits == 1 and cache.stats.misses == 1
+    assert await cache.exact(query(control=CacheControl.REFRESH)) is None
+    assert await cache.exact(query(control=CacheControl.NO_STORE)) is None
+
+
 async def test_changed_route_index_or_params_miss(cache: ResponseCache) -> None:
     await remember(cache, query())
     assert (await cache.lookup(query(route_version="r2"))).status == "miss"

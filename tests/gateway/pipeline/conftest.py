@@ -41,8 +41,10 @@ class FakeBatcher:
 
     def __init__(self, embedder: FakeEmbedder) -> None:
         self.embedder = embedder
+        self.texts: list[str] = []
 
     async def embed(self, text: str) -> np.ndarray:
+        self.texts.append(text)
         return self.embedder.vector(text)
 
 

@@ -141,6 +141,24 @@ async def test_retrieval_policy_sends_easy_requests_small_and_hard_ones_large(ma
     assert gateway.records[0].retrieved_ids
 
 
+async def test_an_exact_hit_is_answered_before_the_embedding(make_gateway: MakeGateway) -> None:
+    examples = [("what is my card balance", "balance"), ("I lost my card", "card_lost")]
+    config = {**route({"kind": "fixed", "target": "large"}, retrieval={"examples": {"index": "examples", "k": 2}}),
+              "task": "classification"}
+    gateway = await make_gateway({"rag": config}, examples=examples)
+
+    first, _ = await gateway.ask("rag", "what is my card balance")
+    second, headers = await gateway.ask("rag", "what is my card balance")
+    third, _ = await gateway.ask("rag", "what is the balance on my card")
+
+    assert first["ragway"]["cache"] == "miss" and second["ragway"]["cache"] == "hit"
+    assert headers["x-ragway-cache"] == "hit" and second["choices"] == first["choices"]
+    # the hit read no vector; the miss and the paraphrase (semantic tier: classification) were embedded
+    assert gateway.service.preparer.embedder.texts == ["what is my card balance", "what is the balance on my card"]
+    assert third["ragway"]["cache"] in ("miss", "semantic-hit")
+    assert [rec.cache for rec in gateway.records][:2] == ["miss", "hit"] and gateway.records[1].latency.embed_ms == 0.0
+
+
 async def test_a_cache_hit_names_the_target_that_first_answered(
         make_gateway: MakeGateway, upstream: ScriptedUpstream) -> None:
     gateway = await make_gateway({"fb": route({"kind": "fallback", "targets": ["large", "backup"]})})
