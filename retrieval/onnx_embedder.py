@@ -32,6 +32,7 @@ MAX_BATCH = 32
 PASS_TOKENS = 18
 # texts tokenised at once, so a large index build never holds every encoding in memory
 TOKENIZE_CHUNK = 4096
+# the graph's inputs: onnx_export names them so, and a pass feeds them by these names
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 

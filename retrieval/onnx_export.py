@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from sentence_transformers import SentenceTransformer
 
+from retrieval.onnx_embedder import INPUT_NAMES
+
 log = logging.getLogger("ragway.embedder")
 
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "sentence_embedding"
 
 
@@ -80,11 +81,11 @@ def _trace(folder: Path, out: Path) -> None:
     encoder.eval()
     graph = _SentenceGraph(encoder, mode, normalise).eval()
     sample = torch.ones(2, 8, dtype=torch.long)
-    axes: dict[str, Any] = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
+    axes: dict[str, Any] = {name: {0: "batch", 1: "tokens"} for name in INPUT_NAMES}
     # the tracer warns about every Python-level branch in the model's code: noise for whoever reads the log
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph, (sample, sample, torch.zeros_like(sample)), str(out), input_names=list(INPUTS),
+        torch.onnx.export(graph, (sample, sample, torch.zeros_like(sample)), str(out), input_names=list(INPUT_NAMES),
                           output_names=[OUTPUT], dynamic_axes={**axes, OUTPUT: {0: "batch"}}, opset_version=17,
                           dynamo=False)
 
