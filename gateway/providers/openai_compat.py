@@ -44,9 +44,10 @@ class OpenAICompatProvider:
         key = config.api_key()
         if key is not None:
             self._headers["authorization"] = f"Bearer {key.get_secret_value()}"
-        # Per-read like httpx's timeout: a long stream is fine as long as bytes keep coming.
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=min(config.timeout_s, 5.0),
-                                              sock_read=config.timeout_s)
+        # Per-read like httpx's timeout: a long stream is fine as long as bytes keep coming. Both clients
+        # (aiohttp for streams, Http1Pool for whole answers) take the same two bounds.
+        self._connect_timeout_s = min(config.timeout_s, 5.0)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=self._connect_timeout_s, sock_read=config.timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._pool: Http1Pool | None = None
 
@@ -95,7 +96,7 @@ class OpenAICompatProvider:
         """The keep-alive connections for whole answers, made on first use (on the running loop)."""
         if self._pool is None:
             try:
-                self._pool = Http1Pool(self._url, self._headers, connect_timeout_s=min(self.config.timeout_s, 5.0),
+                self._pool = Http1Pool(self._url, self._headers, connect_timeout_s=self._connect_timeout_s,
                                        read_timeout_s=self.config.timeout_s)
             except ValueError as exc:
                 raise UpstreamError(f"model '{self.name}' has no usable api_base: {exc}") from None
