@@ -9,6 +9,7 @@ together wait for the first one instead of racing it.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 
 Migration = Callable[[Connection], None]
+
+# how long a SQLite connection waits for another's lock before it fails
+SQLITE_BUSY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         # a database that went away must fail a call in seconds (the log's batch then goes to its spool), not hang
         return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -125,10 +129,28 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     # pysqlite's own implicit transactions skip DDL; hand BEGIN to SQLAlchemy so migrations are atomic.
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_S * 1000)}")
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _wal(cursor: Any) -> None:
+    """Switch the database to WAL, waiting out a connection that holds its lock meanwhile.
+
+    A new file changes journal mode once, and that change fails at once with "database is locked" while
+    another connection holds a lock (SQLite's busy timeout does not cover it): replicas opening a new log
+    together hit it (test_replicas_starting_together_migrate_once: 17 of 200 runs failed before this retry).
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_begin(conn: Connection) -> None:
