@@ -95,3 +95,27 @@ def test_models_the_graph_cannot_express_are_refused_with_the_way_out(tmp_path: 
 def test_the_default_cache_is_the_users(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "ragway" / "embedders"
+
+
+def test_the_export_is_small_constant_reshapes_and_no_attention_guards(onnx_embedder: OnnxEmbedder) -> None:
+    """A pass of a few short texts pays for every node, so the export leaves out the tracer's shape arithmetic."""
+    import onnx
+
+    graph = onnx.load(str(onnx_embedder.path)).graph
+    constants = {t.name for t in graph.initializer}
+    constants |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    # the 24 head splits and merges of the six layers: each used to compute its target from Shape/Gather/Concat
+    in_layers = [n for n in graph.node if n.op_type == "Reshape" and "/layer." in n.name]
+    assert len(in_layers) == 24 and all(n.input[1] in constants for n in in_layers)
+    # SDPA's trace guards every layer's softmax with IsNaN/Where; the eager trace has none
+    assert not [n for n in graph.node if n.op_type in {"IsNaN", "Where"} and "/layer." in n.name]
+
+
+def test_a_reshape_target_keeps_the_dimensions_that_follow_the_input() -> None:
+    from retrieval.onnx_export import _target
+
+    # (batch, tokens, 384) split into 12 heads of 32, and merged back
+    assert _target([(2, 7, 384), (3, 11, 384)], [(2, 7, 12, 32), (3, 11, 12, 32)]) == [0, 0, 12, 32]
+    assert _target([(2, 7, 12, 32), (3, 11, 12, 32)], [(2, 7, 384), (3, 11, 384)]) == [0, 0, 384]
+    # a flattened (batch * tokens) dimension follows no input dimension: ONNX infers it
+    assert _target([(2, 7, 384), (3, 11, 384)], [(14, 384), (33, 384)]) == [-1, 384]
