@@ -7,6 +7,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import pytest
 
 from retrieval.ann import EXACT_THRESHOLD, HNSW_RECALL_TARGET, kind_for
 from retrieval.build import add_rows, write_index
@@ -54,3 +55,13 @@ def test_rows_added_past_the_exact_threshold_turn_a_flat_index_into_a_graph(tmp_
     hit = index.search(fake.vector("more question 7"), k=1)[0]
     assert hit.output == "more" and hit.score > 0.999
     assert np.allclose(index.stored_vectors()[:EXACT_THRESHOLD], data)
+
+
+def test_a_held_out_row_is_scored_on_its_neighbours_without_itself() -> None:
+    from retrieval.ann import _others
+
+    scores = np.array([[1.0, 0.9, 0.8], [0.95, 0.9, 0.7]], dtype=np.float32)
+    ids = np.array([[5, 7, 9], [3, 4, 6]])
+    # row 5 found itself first: its two neighbours are the rest; row 8 was not found: the last one goes
+    assert _others(scores, ids, np.array([5, 8]), 2).tolist() == [[pytest.approx(0.9), pytest.approx(0.8)],
+                                                                   [pytest.approx(0.95), pytest.approx(0.9)]]
