@@ -21,11 +21,15 @@ PASSTHROUGH = "ragway passthrough"
 VIA_LITELLM = "ragway passthrough via litellm"
 RAG = "ragway RAG (k=4 examples, 2 chunks)"
 CACHE_HIT = "ragway cache hit (in-process)"
+RAG_CACHE_HIT = "ragway RAG cache hit (in-process)"
 REDIS_HIT = "ragway cache hit (Redis)"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TWO_WORKERS = "ragway passthrough, 2 workers"
 RAG_TWO_WORKERS = "ragway RAG, 2 workers"
-ROUTES = {PASSTHROUGH: "passthrough", VIA_LITELLM: "passthrough-litellm", RAG: "rag", CACHE_HIT: "cached"}
+ROUTES = {PASSTHROUGH: "passthrough", VIA_LITELLM: "passthrough-litellm", RAG: "rag", CACHE_HIT: "cached",
+          RAG_CACHE_HIT: "rag-cached"}
+# the routes that search the bench's indexes: without them these rows are skipped, the others still run
+NEEDS_INDEXES = (RAG, RAG_CACHE_HIT)
 MEMORY_TITLE = "Memory"
 PROFILE_TITLE = "Profiles"
 CACHE_TEXTS = 20
@@ -75,7 +79,7 @@ def _with_indexes(run: RagwayRun) -> RagwayRun:
     try:
         ensure_indexes(run.run_dir / "indexes")
     except BenchError as exc:
-        routes = [r for r in ROUTES.values() if r != ROUTES[RAG]]
+        routes = [route for name, route in ROUTES.items() if name not in NEEDS_INDEXES]
         return replace(run, config=_config_variant(run, "configs-norag", routes), rag_error=str(exc))
     return run
 
@@ -100,10 +104,12 @@ def _one_worker(run: RagwayRun, streams: list[streaming.StreamRow]) -> list[Row]
 
 
 def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
+    """The RAG route on varied inputs, then its cache hits (exact hits skip the embedding and the search)."""
     if run.rag_error:
-        return skipped(RAG, run.plan, f"not run: {run.rag_error}")
+        return [row for name in NEEDS_INDEXES for row in skipped(name, run.plan, f"not run: {run.rag_error}")]
     note = _retrieval_note(endpoint, run.plan.texts[0])
-    return [replace(row, note=note) for row in measure_endpoint(RAG, endpoint, ROUTES[RAG], run.plan, pid)]
+    rows = [replace(row, note=note) for row in measure_endpoint(RAG, endpoint, ROUTES[RAG], run.plan, pid)]
+    return rows + _cache_rows(RAG_CACHE_HIT, run, endpoint, pid)
 
 
 def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
@@ -115,10 +121,11 @@ def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
 def _cache_rows(name: str, run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
     """Send each of the few inputs once (misses, which fill the cache), then measure: every request a hit."""
     cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
-    bodies = write_bodies(run.plan.bodies_dir / "prime-cached.jsonl", ROUTES[CACHE_HIT], cache_plan.texts)
+    route = ROUTES[name] if name in ROUTES else ROUTES[CACHE_HIT]  # the Redis row reads the cached route
+    bodies = write_bodies(run.plan.bodies_dir / f"prime-{route}.jsonl", route, cache_plan.texts)
     for line in bodies.read_bytes().splitlines():
         peers.post_raw(endpoint, line, timeout_s=30)
-    return _cache_notes(measure_endpoint(name, endpoint, ROUTES[CACHE_HIT], cache_plan, pid))
+    return _cache_notes(measure_endpoint(name, endpoint, route, cache_plan, pid))
 
 
 def _cache_notes(rows: list[Row]) -> list[Row]:
