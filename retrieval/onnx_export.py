@@ -108,7 +108,17 @@ def _constant_reshapes(path: Path) -> None:
     """Give each Reshape of the graph at *path* a constant target shape, then drop what no longer feeds
     anything. A dimension that follows its input's is 0 (kept), one that never changes is its value,
     the rest -1; the rewrite is kept only when the graph's outputs are unchanged on the probes."""
-    model = onnx.load(str(path))
+    try:
+        model = _with_constant_reshapes(onnx.load(str(path)))
+    except Exception as exc:  # a graph this rewrite cannot read still serves as traced, a little slower
+        log.warning("left the traced graph's reshapes as they are: %s", exc)
+        return
+    if model is not None:
+        onnx.save(model, str(path))
+
+
+def _with_constant_reshapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """*model* rewritten as `_constant_reshapes` says, or None when that changed its outputs."""
     graph = model.graph
     constant = {t.name for t in graph.initializer}
     constant |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
@@ -124,9 +134,9 @@ def _constant_reshapes(path: Path) -> None:
     _prune(graph)
     after = _observe(model, [o.name for o in graph.output])
     if all(np.allclose(a[k], b[k], atol=1e-5) for a, b in zip(before, after, strict=True) for k in a):
-        onnx.save(model, str(path))
-    else:
-        log.warning("constant reshape targets changed the graph's outputs; the traced graph is kept")
+        return model
+    log.warning("constant reshape targets changed the graph's outputs; the traced graph is kept")
+    return None
 
 
 def _target(inputs: list[tuple[int, ...]], outputs: list[tuple[int, ...]]) -> list[int]:

@@ -119,3 +119,27 @@ def test_a_reshape_target_keeps_the_dimensions_that_follow_the_input() -> None:
     assert _target([(2, 7, 12, 32), (3, 11, 12, 32)], [(2, 7, 384), (3, 11, 384)]) == [0, 0, 384]
     # a flattened (batch * tokens) dimension follows no input dimension: ONNX infers it
     assert _target([(2, 7, 384), (3, 11, 384)], [(14, 384), (33, 384)]) == [-1, 384]
+
+
+def test_a_graph_the_reshape_rewrite_cannot_read_is_kept_as_traced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import onnx
+
+    from retrieval import onnx_export
+
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    graph = onnx.helper.make_graph([node], "g", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    path = tmp_path / "model.onnx"
+    onnx.save(onnx.helper.make_model(graph), str(path))
+    before = path.read_bytes()
+
+    def unreadable(*_: object) -> None:
+        raise RuntimeError("no probe")
+
+    monkeypatch.setattr(onnx_export, "_observe", unreadable)
+    with caplog.at_level(logging.WARNING, logger="ragway.embedder"):
+        onnx_export._constant_reshapes(path)
+    assert path.read_bytes() == before
+    assert any("no probe" in r.getMessage() for r in caplog.records)
