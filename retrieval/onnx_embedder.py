@@ -35,7 +35,7 @@ TOKENIZE_CHUNK = 4096
 # the graph's inputs: onnx_export names them so, and a pass feeds them by these names
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 # graph rewrites left out: ORT's CPU SkipLayerNormalization kernel took 445 us a layer on a banking77
-# pass of 8 texts where the Add and LayerNormalization it replaces take about 60 us, and leaving the
+# pass of 8 texts where the Add and LayerNormalization it replaces take about 75 us, and leaving the
 # fusion out cut the CPU per text by 10-12% in passes of 16-32 texts (onnxruntime 1.32, this host)
 SLOW_FUSIONS = ("SkipLayerNormFusion",)
 
