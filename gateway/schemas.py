@@ -106,13 +106,18 @@ class ChatCompletionRequest(Wire):
     def upstream_params(self, passthrough: frozenset[str] = frozenset()) -> dict[str, Any]:
         """The parameters a provider receives: OpenAI's chat parameters and the route's *passthrough* names;
         other fields are dropped."""
-        data = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
-        return {name: value for name, value in data.items() if name in OPENAI_CHAT_PARAMS or name in passthrough}
+        return self.sorted_params(passthrough)[0]
 
     def unknown_params(self, passthrough: frozenset[str] = frozenset()) -> list[str]:
         """Fields sent that are neither OpenAI chat parameters nor in *passthrough* (nor the gateway's own)."""
+        return self.sorted_params(passthrough)[1]
+
+    def sorted_params(self, passthrough: frozenset[str] = frozenset()) -> tuple[dict[str, Any], list[str]]:
+        """`upstream_params` and `unknown_params` from one dump of the request (a dump each showed in the
+        passthrough's profile)."""
         sent = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
-        return sorted(name for name in sent if name not in OPENAI_CHAT_PARAMS and name not in passthrough)
+        upstream = {name: value for name, value in sent.items() if name in OPENAI_CHAT_PARAMS or name in passthrough}
+        return upstream, sorted(name for name in sent if name not in upstream)
 
 
 class EmbeddingRequest(Wire):

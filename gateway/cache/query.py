@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -57,6 +57,10 @@ class CacheQuery:
     control: CacheControl = CacheControl.NORMAL
     task: str = "generation"
     scope: str = ""
+
+    def with_vector(self, vector: np.ndarray | None) -> CacheQuery:
+        """This query with the request's *vector*; itself when there is none (a route that embeds nothing)."""
+        return self if vector is None else replace(self, vector=vector)
 
 
 @dataclass(frozen=True)

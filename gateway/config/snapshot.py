@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
 
 from gateway.config.gateway_file import GatewayConfig
 from gateway.config.loader import line_of, load_model
+from gateway.config.policy import CascadePolicy, RetrievalPolicy
 from gateway.config.route import ClassifierTarget, ModelTarget, RouteConfig
 from gateway.errors import ConfigError
 from retrieval.names import check_name
@@ -23,6 +25,22 @@ class Route:
     config: RouteConfig
     path: Path
     version: str
+
+    # Read on every request, worked out on the first: the config does not change under a Route.
+    @cached_property
+    def passthrough(self) -> frozenset[str]:
+        """The non-OpenAI parameters the route forwards to its provider."""
+        return frozenset(self.config.passthrough_params)
+
+    @cached_property
+    def needs_vector(self) -> bool:
+        """Whether anything on this route reads the request embedding."""
+        config = self.config
+        retrieval = config.retrieval.examples is not None or config.retrieval.documents is not None
+        semantic = config.cache.enabled and config.cache.threshold_for(config.task) is not None
+        policy = isinstance(config.policy, CascadePolicy | RetrievalPolicy)
+        classifier = any(isinstance(t, ClassifierTarget) for t in config.targets.values())
+        return retrieval or semantic or policy or classifier
 
 
 @dataclass(frozen=True)

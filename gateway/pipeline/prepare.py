@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from gateway.cache import CacheLookup, CacheQuery, ResponseCache, cacheable, parse_cache_control
 from gateway.config.live import ConfigStore, Live
-from gateway.config.policy import CascadePolicy, RetrievalPolicy
-from gateway.config.route import ClassifierTarget, RouteConfig
 from gateway.config.snapshot import Route
 from gateway.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
@@ -49,15 +46,15 @@ class Preparer:
         if route.name in live.resources.unavailable:
             raise ServiceUnavailable(f"route '{route.name}' is unavailable: {live.resources.unavailable[route.name]}",
                                      code="route_unavailable")
-        params = route_params(route.config, req)
-        text = embed_text(route.config, req, self.config.current.gateway.embedder.max_input_chars)
+        params = route_params(route, req)
+        text = embed_text(route, req, self.config.current.gateway.embedder.max_input_chars)
         query = _query(route, live.resources, req, ctx, params)
         started = time.perf_counter()
         # an exact hit is answered before the embedding, which it would not read
         lookup = await self._exact(query) if cacheable(query) else None
         vector, embed_ms = (None, 0.0) if lookup is not None or text is None else await self._embed(text)
         if lookup is None:
-            query = replace(query, vector=vector)
+            query = query.with_vector(vector)
             lookup = await self._lookup(query)
         # a hit's saving is priced on the messages as sent (the large model's counterfactual cost)
         plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=query.messages, params=params,
@@ -134,8 +131,8 @@ class Preparer:
             decision = decide(config.policy, features, signals, self.health.stats(plan.name))
             route_span.set_attributes({"ragway.policy": config.policy.kind, "ragway.target": decision.target,
                                        "ragway.reason": decision.reason})
-        return replace(plan, decision=decision, messages=assembled.messages, retrieved=assembled.kept,
-                       timings=plan.timings._replace(retrieve_ms=retrieve_ms))
+        return plan.decided(decision, assembled.messages, assembled.kept,
+                            plan.timings._replace(retrieve_ms=retrieve_ms))
 
     def _direct(self, live: Live, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
         if req.model not in live.snapshot.gateway.models:
@@ -157,9 +154,9 @@ def retrieval_worker() -> Retriever:
     return BatchWorker(assemble_many, name="retrieve", initializer=lambda: faiss.omp_set_num_threads(1))
 
 
-def embed_text(config: RouteConfig, req: ChatCompletionRequest, limit: int) -> str | None:
+def embed_text(route: Route, req: ChatCompletionRequest, limit: int) -> str | None:
     """The text the route embeds (the last user message), checked; None when nothing on the route reads a vector."""
-    if not needs_vector(config):
+    if not route.needs_vector:
         return None
     text = req.last_user_text().strip()
     if not text:
@@ -170,23 +167,13 @@ def embed_text(config: RouteConfig, req: ChatCompletionRequest, limit: int) -> s
     return text
 
 
-def needs_vector(config: RouteConfig) -> bool:
-    """Whether anything on this route reads the request embedding."""
-    retrieval = config.retrieval.examples is not None or config.retrieval.documents is not None
-    semantic = config.cache.enabled and config.cache.threshold_for(config.task) is not None
-    policy = isinstance(config.policy, CascadePolicy | RetrievalPolicy)
-    classifier = any(isinstance(t, ClassifierTarget) for t in config.targets.values())
-    return retrieval or semantic or policy or classifier
-
-
-def route_params(config: RouteConfig, req: ChatCompletionRequest) -> dict[str, Any]:
+def route_params(route: Route, req: ChatCompletionRequest) -> dict[str, Any]:
     """The client's parameters with the route's defaults filled in where the client sent none."""
-    passthrough = frozenset(config.passthrough_params)
-    unknown = req.unknown_params(passthrough) if config.unknown_params == "refuse" else []
-    if unknown:
+    config = route.config
+    params, unknown = req.sorted_params(route.passthrough)
+    if unknown and config.unknown_params == "refuse":
         raise InvalidRequest(f"unknown parameter '{unknown[0]}': this route forwards only OpenAI chat parameters "
                              "and its passthrough_params", param=unknown[0], code="unknown_parameter")
-    params = req.upstream_params(passthrough)
     defaults = config.params
     if defaults.temperature is not None:
         params.setdefault("temperature", defaults.temperature)
@@ -210,6 +197,8 @@ def _query(route: Route, resources: RouteResources, req: ChatCompletionRequest, 
 def _describe(span: Any, plan: Plan, assembled: Assembled) -> None:
     """What the retrieval step kept, on its span (set before the span ends: an ended span drops attributes)."""
     assert plan.config is not None
+    if not span.is_recording():
+        return
     span.set_attributes({"ragway.retrieval.examples": len(assembled.kept.examples),
                          "ragway.retrieval.documents": len(assembled.kept.documents),
                          "ragway.index_versions": list(plan.resources.index_versions(plan.config))})

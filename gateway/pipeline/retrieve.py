@@ -11,7 +11,7 @@ import numpy as np
 from gateway.config.route_sections import IndexUse, RetrievalSettings
 from gateway.pipeline.resources import RouteResources
 from retrieval.index import VectorIndex
-from retrieval.prompt import render_messages, select_context
+from retrieval.prompt import Context, render_messages, select_context
 from retrieval.types import Hit
 
 
@@ -31,6 +31,7 @@ class Retrieved:
 
 
 NOTHING = Retrieved()
+NO_CONTEXT = Context(documents=[], examples=[])
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ def prompt_messages(
 ) -> tuple[list[dict[str, Any]], Retrieved]:
     """The upstream messages (route prompt, cited documents, few-shot examples, the client's turns)
     and the retrieved items that made it into them within the token budget."""
+    if not (found.documents or found.examples):
+        # nothing to choose from (a route that retrieves nothing): the prompt is the route's and the client's
+        return render_messages(system_prompt, NO_CONTEXT, messages), NOTHING
     use = settings.examples
     context = select_context(
         found.documents,

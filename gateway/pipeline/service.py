@@ -125,7 +125,8 @@ class ChatService:
 
     async def _call(self, plan: Plan) -> Outcome:
         """The answer to a cache miss; identical concurrent requests (same cache key) share one call."""
-        if plan.query is None:
+        if plan.query is None or not plan.lookup.key:
+            # nothing to share or to store: a request the cache never keeps (its key is empty) calls straight
             return await self.runner.complete(plan)
         led: Outcome | None = None
         leading = False

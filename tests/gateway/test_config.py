@@ -36,6 +36,27 @@ def test_valid_route_loads_with_version(tmp_path: Path) -> None:
     assert len(route.version) == 12
 
 
+@pytest.mark.parametrize(("extra", "needs_vector"), [
+    ({}, False),
+    ({"cache": {"enabled": False}}, False),
+    ({"retrieval": {"examples": {"index": "ex", "k": 2}}}, True),
+    ({"task": "classification"}, True),  # its cache looks up by similarity by default
+    ({"task": "classification", "cache": {"enabled": False}}, False),
+    ({"targets": {"large": {"model": "m"}, "small": {"model": "m"}},
+      "policy": {"kind": "cascade", "small": "small", "large": "large"}}, True),
+    ({"targets": {"large": {"model": "m"}, "head": {"classifier": "heads/x"}}}, True),
+])
+def test_route_knows_whether_it_reads_the_request_embedding(tmp_path: Path, extra: dict,
+                                                             needs_vector: bool) -> None:
+    root = write_config(tmp_path / "configs", GATEWAY, {"chat": {**ROUTE, **extra}})
+    assert load_snapshot(root).routes["chat"].needs_vector is needs_vector
+
+
+def test_route_passthrough_params_are_a_set(tmp_path: Path) -> None:
+    root = write_config(tmp_path / "configs", GATEWAY, {"chat": {**ROUTE, "passthrough_params": ["thinking"]}})
+    assert load_snapshot(root).routes["chat"].passthrough == frozenset({"thinking"})
+
+
 def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
     root = make(tmp_path, "task: generation\ntargets:\n  large:\n    model: m\nsytem_prompt: hi\n")
     with pytest.raises(ConfigError) as info:

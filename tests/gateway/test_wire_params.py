@@ -49,3 +49,12 @@ def test_unknown_fields_are_dropped_or_refused() -> None:
 def test_a_route_cannot_pass_steering_fields_through(name: str) -> None:
     with pytest.raises(ValidationError, match="passthrough_params"):
         RouteConfig.model_validate({"targets": {"large": {"model": "x"}}, "passthrough_params": [name]})
+
+
+def test_sorted_params_is_the_forwarded_and_the_unknown_from_one_dump() -> None:
+    req = ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "x"}],
+                                                "temperature": 0, "foo": 1, "bar": 2, "baz": None,
+                                                "metadata": {"a": "b"}})
+    passthrough = frozenset({"foo"})
+    assert req.sorted_params(passthrough) == ({"temperature": 0, "stream": False, "foo": 1}, ["bar"])
+    assert req.sorted_params(passthrough) == (req.upstream_params(passthrough), req.unknown_params(passthrough))

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
-from gateway.cache import CacheControl, CacheLookup, StoredAnswer, parse_cache_control
+from gateway.cache import CacheControl, CacheLookup, CacheQuery, StoredAnswer, parse_cache_control
+from gateway.config.route_sections import CacheSettings
 from gateway.errors import InvalidRequest
 
 
@@ -44,3 +48,14 @@ def test_unknown_ragway_value_is_a_client_error() -> None:
 )
 def test_header(lookup: CacheLookup, header: str) -> None:
     assert lookup.header() == header
+
+
+def test_with_vector_adds_the_vector_and_keeps_a_query_without_one() -> None:
+    query = CacheQuery(route="r", route_version="v", index_versions=(), messages=[], params={}, vector=None,
+                       settings=CacheSettings())
+    vector = np.ones(4, dtype=np.float32)
+
+    assert query.with_vector(None) is query
+    with_vector = query.with_vector(vector)
+    assert with_vector.vector is vector
+    assert with_vector == replace(query, vector=vector)

@@ -9,9 +9,10 @@ import pytest
 
 from gateway.config.route_sections import IndexUse, RetrievalSettings
 from gateway.pipeline.resources import RouteResources
-from gateway.pipeline.retrieve import RetrievalJob, assemble_many, retrieve
+from gateway.pipeline.retrieve import NOTHING, RetrievalJob, assemble_many, prompt_messages, retrieve
 from retrieval.build import build_examples_index
 from retrieval.index import VectorIndex
+from retrieval.prompt import render_messages, select_context
 from retrieval.types import Hit
 from tests.retrieval.fakes import FakeEmbedder
 
@@ -97,3 +98,17 @@ async def test_the_retrieval_thread_searches_on_one_openmp_thread() -> None:
         assert await worker.submit(None) == 1  # type: ignore[arg-type]
     finally:
         await worker.aclose()
+
+
+@pytest.mark.parametrize("system_prompt", ["", "Answer with the label only."])
+def test_a_prompt_with_nothing_retrieved_is_the_routes_and_the_clients(system_prompt: str) -> None:
+    messages = [{"role": "system", "content": "be brief"}, {"role": "developer", "content": "in English"},
+                {"role": "user", "content": "hi"}]
+    settings = RetrievalSettings(examples=IndexUse(index="ex", k=2))
+
+    assembled, kept = prompt_messages(system_prompt, settings, NOTHING, messages)
+
+    assert assembled == render_messages(system_prompt, select_context([], []), messages)
+    joined = "\n\n".join(part for part in (system_prompt, "be brief", "in English") if part)
+    assert assembled == [{"role": "system", "content": joined}, {"role": "user", "content": "hi"}]
+    assert kept.summary() == []
