@@ -59,8 +59,9 @@ class CacheQuery:
     scope: str = ""
 
     def with_vector(self, vector: np.ndarray | None) -> CacheQuery:
-        """This query with the request's *vector*; itself when there is none (a route that embeds nothing)."""
-        return self if vector is None else replace(self, vector=vector)
+        """This query with the request's *vector*; itself when there is none (a route that embeds nothing) or
+        when the route caches nothing, so no tier reads it."""
+        return self if vector is None or not self.settings.enabled else replace(self, vector=vector)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,11 +24,16 @@ class Retrieved:
 
     def summary(self) -> list[dict[str, Any]]:
         """What the response says was retrieved: ids, scores and kinds."""
-        return [
+        return list(self._summary)
+
+    @cached_property
+    def _summary(self) -> tuple[dict[str, Any], ...]:
+        # the body, the headers and the log record each read it: made once per request, not three times
+        return tuple(
             {"id": hit.id, "score": round(hit.score, 4), "kind": kind}
             for kind, hits in (("document", self.documents), ("example", self.examples))
             for hit in hits
-        ]
+        )
 
 
 NOTHING = Retrieved()

@@ -59,3 +59,5 @@ def test_with_vector_adds_the_vector_and_keeps_a_query_without_one() -> None:
     with_vector = query.with_vector(vector)
     assert with_vector.vector is vector
     assert with_vector == replace(query, vector=vector)
+    uncached = replace(query, settings=CacheSettings(enabled=False))
+    assert uncached.with_vector(vector) is uncached

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.config.route_sections import IndexUse, RetrievalSettings
 from gateway.pipeline.resources import RouteResources
-from gateway.pipeline.retrieve import NOTHING, RetrievalJob, assemble_many, prompt_messages, retrieve
+from gateway.pipeline.retrieve import NOTHING, RetrievalJob, Retrieved, assemble_many, prompt_messages, retrieve
 from retrieval.build import build_examples_index
 from retrieval.index import VectorIndex
 from retrieval.prompt import render_messages, select_context
@@ -112,3 +112,16 @@ def test_a_prompt_with_nothing_retrieved_is_the_routes_and_the_clients(system_pr
     joined = "\n\n".join(part for part in (system_prompt, "be brief", "in English") if part)
     assert assembled == [{"role": "system", "content": joined}, {"role": "user", "content": "hi"}]
     assert kept.summary() == []
+
+
+def test_summary_is_made_once_and_handed_out_as_a_fresh_list() -> None:
+    found = Retrieved(examples=[Hit(index="ex", id="ex:1", score=0.912345, text="t", output="o")],
+                      documents=[Hit(index="docs", id="docs:3", score=0.5, text="d")])
+
+    first, second = found.summary(), found.summary()
+
+    assert first == [{"id": "docs:3", "score": 0.5, "kind": "document"},
+                     {"id": "ex:1", "score": 0.9123, "kind": "example"}]
+    assert second == first and second is not first
+    first.clear()
+    assert found.summary() == second
