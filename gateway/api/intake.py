@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import Depends
 from pydantic import BaseModel
@@ -93,7 +93,8 @@ class refusals:  # lower case, like contextlib.suppress: it reads as a function 
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if isinstance(exc, WireRefusal):
             error = InvalidRequest(exc.message, param=exc.param, code=exc.code)
             self.deps.service.refuse(self.ctx, error, self.route, self.endpoint)
