@@ -123,8 +123,9 @@ def _with_constant_reshapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
     constant = {t.name for t in graph.initializer}
     constant |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
     reshapes = [n for n in graph.node if n.op_type == "Reshape" and n.input[1] not in constant]
-    seen = _observe(model, sorted({x for n in reshapes for x in (n.input[0], n.output[0])}))
-    before = _observe(model, [o.name for o in graph.output])
+    outputs = [o.name for o in graph.output]
+    # one probe session reads the reshapes' tensors and the outputs the rewrite must keep
+    seen = _observe(model, sorted({x for n in reshapes for x in (n.input[0], n.output[0])} | set(outputs)))
     for node in reshapes:
         target = _target([s[node.input[0]].shape for s in seen], [s[node.output[0]].shape for s in seen])
         if target.count(-1) <= 1:
@@ -132,8 +133,8 @@ def _with_constant_reshapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
             graph.initializer.append(onnx.numpy_helper.from_array(np.array(target, dtype=np.int64), name))
             node.input[1] = name
     _prune(graph)
-    after = _observe(model, [o.name for o in graph.output])
-    if all(np.allclose(a[k], b[k], atol=1e-5) for a, b in zip(before, after, strict=True) for k in a):
+    after = _observe(model, outputs)
+    if all(np.allclose(was[k], now[k], atol=1e-5) for was, now in zip(seen, after, strict=True) for k in now):
         return model
     log.warning("constant reshape targets changed the graph's outputs; the traced graph is kept")
     return None
