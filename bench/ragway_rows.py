@@ -100,7 +100,7 @@ def _one_worker(run: RagwayRun, streams: list[streaming.StreamRow]) -> list[Row]
                                                plan.concurrencies, plan.duration_s, plan.warmup_s)
         rows += measure_endpoint(VIA_LITELLM, system.endpoint, ROUTES[VIA_LITELLM], plan, server.pid)
         rows += _rag_rows(run, system.endpoint, server.pid)
-        return rows + _cache_rows(CACHE_HIT, run, system.endpoint, server.pid)
+        return rows + _cache_rows(CACHE_HIT, ROUTES[CACHE_HIT], run, system.endpoint, server.pid)
 
 
 def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
@@ -109,7 +109,7 @@ def _rag_rows(run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
         return [row for name in NEEDS_INDEXES for row in skipped(name, run.plan, f"not run: {run.rag_error}")]
     note = _retrieval_note(endpoint, run.plan.texts[0])
     rows = [replace(row, note=note) for row in measure_endpoint(RAG, endpoint, ROUTES[RAG], run.plan, pid)]
-    return rows + _cache_rows(RAG_CACHE_HIT, run, endpoint, pid)
+    return rows + _cache_rows(RAG_CACHE_HIT, ROUTES[RAG_CACHE_HIT], run, endpoint, pid)
 
 
 def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
@@ -118,10 +118,9 @@ def _retrieval_note(endpoint: peers.Endpoint, text: str) -> str:
     return f"{len(retrieved)} items retrieved per request" if retrieved else "WARNING: nothing retrieved"
 
 
-def _cache_rows(name: str, run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
+def _cache_rows(name: str, route: str, run: RagwayRun, endpoint: peers.Endpoint, pid: int) -> list[Row]:
     """Send each of the few inputs once (misses, which fill the cache), then measure: every request a hit."""
     cache_plan = replace(run.plan, texts=run.plan.texts[:CACHE_TEXTS])
-    route = ROUTES[name] if name in ROUTES else ROUTES[CACHE_HIT]  # the Redis row reads the cached route
     bodies = write_bodies(run.plan.bodies_dir / f"prime-{route}.jsonl", route, cache_plan.texts)
     for line in bodies.read_bytes().splitlines():
         peers.post_raw(endpoint, line, timeout_s=30)
@@ -155,7 +154,7 @@ def _redis_hits(run: RagwayRun) -> list[Row]:
     config = _config_variant(run, "configs-redis", [ROUTES[CACHE_HIT]], cache_url=REDIS_URL)
     system = peers.ragway(ROUTES[CACHE_HIT], workers=1, config=config)
     with running(system.command, run.logs) as server:
-        return _cache_rows(REDIS_HIT, run, system.endpoint, server.pid)
+        return _cache_rows(REDIS_HIT, ROUTES[CACHE_HIT], run, system.endpoint, server.pid)
 
 
 def _config_variant(run: RagwayRun, name: str, routes: Sequence[str], cache_url: str | None = None) -> Path:
