@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.bodies import write_bodies
 from bench.load import Load, Result, Target, run_wrk
-from bench.peers import Endpoint, stub_calls
+from bench.peers import Endpoint, stub, stub_calls
 from bench.procs import tree_cpu_seconds
 from bench.report import markdown_table
 
@@ -43,6 +43,8 @@ class Row:
     upstream_calls: int = -1
     cpu_ms: float | None = None
     """The server's own CPU (its process tree) per request answered in the measured run."""
+    stub_p50_ms: float | None = None
+    """The stub's own p50 at this concurrency measured right around this row (concurrency 1 only)."""
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,39 @@ def measure_endpoint(system: str, endpoint: Endpoint, model: str, plan: Plan, pi
 
 
 def _measure(system: str, target: Target, concurrency: int, plan: Plan, pid: int | None) -> Row:
-    """Warm up (discarded), then measure, counting what reached the stub and the CPU the server used."""
+    """Warm up (discarded), then measure, counting what reached the stub and the CPU the server used. At
+    concurrency 1 the stub is measured too, just before and just after, for this row's own baseline."""
     load = Load.at(concurrency, plan.duration_s)
+    adjacent = concurrency == 1 and system != STUB_ROW
+    before_stub = _stub_p50(plan) if adjacent else None
     if plan.warmup_s > 0:
         run_wrk(target, Load(load.connections, load.threads, plan.warmup_s))
     before, cpu_before = stub_calls(), tree_cpu_seconds(pid) if pid else 0.0
     result = run_wrk(target, load)
     after, cpu_after = stub_calls(), tree_cpu_seconds(pid) if pid else 0.0
     cpu_ms = 1000 * (cpu_after - cpu_before) / result.requests if pid and result.requests else None
+    stub_p50 = (before_stub + _stub_p50(plan)) / 2 if before_stub is not None else None
     return Row(system, concurrency, result, upstream_calls=after - before if min(before, after) >= 0 else -1,
-               cpu_ms=cpu_ms)
+               cpu_ms=cpu_ms, stub_p50_ms=stub_p50)
+
+
+def _stub_p50(plan: Plan) -> float:
+    """The stub's own p50 at concurrency 1 now, over half the row's duration: the host drifts between rows
+    (its idle-wake cost most of all), so a row 10 minutes after the stub's own row is compared with the
+    stub as it answers around that row."""
+    endpoint = stub().endpoint
+    bodies = write_bodies(plan.bodies_dir / "stub-adjacent.jsonl", "stub", plan.texts)
+    return run_wrk(Target(endpoint.url, bodies, endpoint.headers), Load.at(1, plan.duration_s / 2)).p50_ms
+
+
+def overhead_p50(row: Row, rows: Sequence[Row]) -> float | None:
+    """The row's p50 minus the stub's: the stub measured around the row when it was, else the stub's row."""
+    if row.result is None:
+        return None
+    if row.stub_p50_ms is not None:
+        return row.result.p50_ms - row.stub_p50_ms
+    stub_row = _baseline(rows, STUB_ROW, row.concurrency)
+    return row.result.p50_ms - stub_row.p50_ms if stub_row else None
 
 
 def skipped(system: str, plan: Plan, reason: str) -> list[Row]:
@@ -96,7 +121,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[object]]:
             out.append([row.system, row.concurrency, *["—"] * 9, row.note])
             continue
         result = row.result
-        stub = _baseline(rows, STUB_ROW, row.concurrency)
+        overhead = overhead_p50(row, rows)
         litellm = _baseline(rows, LITELLM_ROW, row.concurrency)
         portkey = _baseline(rows, PORTKEY_ROW, row.concurrency)
         out.append(
@@ -106,7 +131,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[object]]:
                 round(result.rps, 1),
                 round(result.p50_ms, 2),
                 round(result.p99_ms, 2),
-                _diff(result.p50_ms, stub.p50_ms if stub else None),
+                "—" if overhead is None else f"{overhead:+.2f}",
                 "—" if row.cpu_ms is None else f"{row.cpu_ms:.2f}",
                 _ratio(result.rps, litellm.rps if litellm else None),
                 _ratio(result.rps, portkey.rps if portkey else None),
@@ -116,10 +141,6 @@ def table_rows(rows: Sequence[Row]) -> list[list[object]]:
             ]
         )
     return out
-
-
-def _diff(value: float, baseline: float | None) -> str:
-    return "—" if baseline is None else f"{value - baseline:+.2f}"
 
 
 def _ratio(value: float, baseline: float | None) -> str:
@@ -134,6 +155,9 @@ def markdown(rows: Sequence[Row], plan: Plan) -> str:
         f"{plan.warmup_s:.0f} s warm-up at the same concurrency (discarded); {len(plan.texts)} different banking77 "
         "questions cycled, `max_tokens` 16. Every system forwards to the same zero-latency stub upstream "
         "(`bench/stub_upstream.py`). *overhead p50* is the row's p50 minus the stub's p50 at the same concurrency; "
+        "at concurrency 1 the stub is measured again right before and right after each row (half a row's duration "
+        "each) and the mean of those two p50s is that row's baseline, because this shared host's latency drifts "
+        "between rows further apart in time than the overheads being compared; "
         "*req/s ×* is the row's throughput divided by LiteLLM Proxy's or Portkey's at the same concurrency; "
         "*upstream calls* counts the chat requests the stub answered during the measured run (a cache hit makes none); "
         "*CPU ms / req* is the server's own processes' CPU time during the measured run divided by the requests it "

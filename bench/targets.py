@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bench import memory
-from bench.overhead import PORTKEY_ROW, STUB_ROW, Row
+from bench.overhead import PORTKEY_ROW, Row, overhead_p50
 from bench.profile import Frames
 from bench.ragway_rows import CACHE_HIT, PASSTHROUGH, RAG, RAG_TWO_WORKERS, REDIS_HIT
 from bench.report import markdown_table
@@ -34,11 +34,6 @@ def _find(rows: Sequence[Row], system: str, concurrency: int) -> Row | None:
     return next((r for r in rows if r.system == system and r.concurrency == concurrency and r.result), None)
 
 
-def _overhead_p50(row: Row, rows: Sequence[Row]) -> float | None:
-    stub = _find(rows, STUB_ROW, row.concurrency)
-    return row.result.p50_ms - stub.result.p50_ms if stub and row.result and stub.result else None
-
-
 def _rps(row: Row, rows: Sequence[Row]) -> float | None:
     return row.result.rps if row.result else None
 
@@ -53,10 +48,10 @@ def _twice_portkey_rps(rows: Sequence[Row]) -> float | None:
 
 
 CHECKS = [
-    Check("passthrough overhead p50, concurrency 1", PASSTHROUGH, 1, _overhead_p50, lambda _: 0.5, True, "ms"),
+    Check("passthrough overhead p50, concurrency 1", PASSTHROUGH, 1, overhead_p50, lambda _: 0.5, True, "ms"),
     Check("passthrough req/s at least 2x Portkey's, concurrency 32", PASSTHROUGH, 32, _rps, _twice_portkey_rps,
           False, "req/s"),
-    Check("RAG overhead p50, concurrency 1", RAG, 1, _overhead_p50, lambda _: 5.0, True, "ms", "RAG"),
+    Check("RAG overhead p50, concurrency 1", RAG, 1, overhead_p50, lambda _: 5.0, True, "ms", "RAG"),
     Check("RAG req/s, concurrency 32, 1 worker", RAG, 32, _rps, lambda _: 600.0, False, "req/s", "RAG"),
     Check("RAG req/s, concurrency 32, 2 workers (one per core)", RAG_TWO_WORKERS, 32, _rps, lambda _: 1000.0, False,
           "req/s", "RAG"),

@@ -37,6 +37,14 @@ def test_overhead_and_ratios_use_the_baselines_at_the_same_concurrency() -> None
     assert c32[8] == "1.50×"
 
 
+def test_a_row_measured_with_its_own_stub_baseline_is_compared_with_that_one() -> None:
+    adjacent = Row("ragway passthrough", 1, _result(1000, 1.0), stub_p50_ms=0.6)
+    rows = [*ROWS[:-2], adjacent, ROWS[-1]]
+    assert {(row[0], row[1]): row for row in table_rows(rows)}[("ragway passthrough", 1)][5] == "+0.40"
+    # the target reads the same baseline: 0.40 ms is within the 0.5 ms bound, where the stub's row gives 0.80
+    assert {v[0]: v[3] for v in verdicts(rows)}["passthrough overhead p50, concurrency 1"] == "met"
+
+
 def test_a_skipped_row_keeps_its_reason() -> None:
     rows = [*ROWS, Row("ragway RAG", 1, None, "not run: no index")]
     assert table_rows(rows)[-1][-1] == "not run: no index"
