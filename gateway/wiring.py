@@ -17,7 +17,7 @@ from gateway.config.limits import LimitsConfig
 from gateway.config.live import ConfigStore
 from gateway.limits import build_limiter
 from gateway.pipeline.execute import TargetRunner
-from gateway.pipeline.prepare import Preparer, one_search_thread
+from gateway.pipeline.prepare import Preparer
 from gateway.pipeline.pretrain import pretrain_routes
 from gateway.pipeline.resources import prepare_resources, resources_stamp
 from gateway.pipeline.service import ChatService
@@ -50,9 +50,8 @@ def build_deps(store: ConfigStore, *, recorder: UsageSink | None = None) -> Deps
     store.attach(lambda snap: prepare_resources(snap, registry, store.live.resources),
                  lambda snap: resources_stamp(snap, registry))
     store.gate(PromotionGate(default_store_url(snapshot)))
-    # the embedding thread also searches right after its passes (requests the cache reads no vector for)
     batcher = MicroBatcher(embedder, settings.batch_max, settings.batch_wait_ms, cache_size=settings.cache_size,
-                           sub_batch=settings.sub_batch, initializer=one_search_thread)
+                           sub_batch=settings.sub_batch)
     providers = ProviderRegistry(gateway.models)
     cache = build_cache(gateway.cache, embedder.dim)
     evaluating = recorder is not None

@@ -14,15 +14,7 @@ from gateway.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.plan import Plan, Timings
 from gateway.pipeline.resources import RouteResources
-from gateway.pipeline.retrieve import (
-    NOTHING,
-    Assembled,
-    RetrievalJob,
-    Unsearched,
-    assemble_found,
-    assemble_many,
-    prompt_messages,
-)
+from gateway.pipeline.retrieve import NOTHING, Assembled, RetrievalJob, assemble_many, prompt_messages
 from gateway.pipeline.target_health import TargetHealth
 from gateway.routing import Decision, RequestFeatures, RetrievalSignals, decide
 from gateway.schemas import ChatCompletionRequest
@@ -58,31 +50,20 @@ class Preparer:
         text = embed_text(route, req, self.config.current.gateway.embedder.max_input_chars)
         query = _query(route, live.resources, req, ctx, params)
         started = time.perf_counter()
-        reads_cache = cacheable(query)
         # an exact hit is answered before the embedding, which it would not read
-        lookup = await self._exact(query) if reads_cache else None
-        vector, embed_ms, found = (None, 0.0, None) if lookup is not None or text is None else await self._embed(
-            text, None if reads_cache else _unsearched(route, live.resources, query))
+        lookup = await self._exact(query) if cacheable(query) else None
+        vector, embed_ms = (None, 0.0) if lookup is not None or text is None else await self._embed(text)
         if lookup is None:
             query = query.with_vector(vector)
             lookup = await self._lookup(query)
         # a hit's saving is priced on the messages as sent (the large model's counterfactual cost)
         plan = Plan(name=route.name, route=route, decision=Decision("", ""), messages=query.messages, params=params,
                     resources=live.resources, request_id=ctx.request_id, vector=vector, query=query, lookup=lookup,
-                    timings=Timings(embed_ms, max(_ms(started) - embed_ms - (found[1] if found else 0.0), 0.0)),
+                    timings=Timings(embed_ms, max(_ms(started) - embed_ms, 0.0)),
                     input_text=req.last_user_text() if route.config.log_text else "")
         if plan.answered_from_cache:
             return plan
-        if found is not None:
-            return self._searched(plan, req, ctx, *found)
         return await self._retrieve(plan, req, ctx)
-
-    def _searched(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext, assembled: Assembled,
-                  retrieve_ms: float) -> Plan:
-        """*plan* decided on what the embedding thread retrieved for it right after its pass."""
-        with step("ragway.retrieve") as span:
-            _describe(span, plan, assembled)
-        return self._decide(plan, req, ctx, assembled, retrieve_ms)
 
     async def _retrieve(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
         """*plan*, a cache miss, retrieved for and decided."""
@@ -92,7 +73,7 @@ class Preparer:
             # searches and prompt assembly run in the retrieval thread, batched with concurrent requests'
             assembled = await self.retriever.submit(job) if job is not None else self._unretrieved(plan, req)
             _describe(span, plan, assembled)
-        return self._decide(plan, req, ctx, assembled, _ms(started))
+        return self._decide(plan, req, ctx, assembled, started)
 
     async def _exact(self, query: CacheQuery) -> CacheLookup | None:
         with step("ragway.cache.lookup", {"ragway.cache.tier": "exact"}) as span:
@@ -107,19 +88,13 @@ class Preparer:
             span.set_attribute("ragway.cache", lookup.header())
         return lookup
 
-    async def _embed(self, text: str, unsearched: Unsearched | None
-                     ) -> tuple[np.ndarray, float, tuple[Assembled, float] | None]:
-        """The vector of *text*, the milliseconds it took, and when *unsearched* is given (the cache reads no
-        vector for this request) what the embedding thread retrieved with it and in how many milliseconds:
-        None when it did not (the vector LRU answered)."""
+    async def _embed(self, text: str) -> tuple[np.ndarray, float]:
+        """The vector of *text* and the milliseconds it took."""
         started = time.perf_counter()
         model = self.config.current.gateway.embedder.model
         with step("ragway.embed", {"gen_ai.operation.name": "embeddings", "gen_ai.request.model": model}):
-            if unsearched is None:
-                return await self.embedder.embed(text), _ms(started), None
-            vector, found = await self.embedder.embed_then(text, assemble_found, unsearched)
-        elapsed = _ms(started)
-        return vector, elapsed - (found[1] if found else 0.0), found
+            vector = await self.embedder.embed(text)
+        return vector, _ms(started)
 
     def decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext) -> Plan:
         """*plan* retrieved for and decided, in this thread, for a request the cache did not answer (a
@@ -129,7 +104,7 @@ class Preparer:
         with step("ragway.retrieve") as span:
             assembled = assemble_many([job])[0] if job is not None else self._unretrieved(plan, req)
             _describe(span, plan, assembled)
-        return self._decide(plan, req, ctx, assembled, _ms(started))
+        return self._decide(plan, req, ctx, assembled, started)
 
     def _job(self, plan: Plan, req: ChatCompletionRequest) -> RetrievalJob | None:
         """The retrieval work of *plan*; None when the route searches no index."""
@@ -146,9 +121,10 @@ class Preparer:
         return Assembled(found=NOTHING, kept=kept, messages=messages)
 
     def _decide(self, plan: Plan, req: ChatCompletionRequest, ctx: RequestContext, assembled: Assembled,
-                retrieve_ms: float) -> Plan:
+                started: float) -> Plan:
         assert plan.config is not None
         config = plan.config
+        retrieve_ms = _ms(started)
         features = RequestFeatures(request_id=ctx.request_id, user=req.user, text_chars=len(req.last_user_text()))
         signals = RetrievalSignals.from_hits(assembled.found.examples)
         with step("ragway.route") as route_span:
@@ -173,15 +149,10 @@ class Preparer:
 
 def retrieval_worker() -> Retriever:
     """The thread that searches and assembles prompts for batches of requests."""
-    return BatchWorker(assemble_many, name="retrieve", initializer=one_search_thread)
-
-
-def one_search_thread() -> None:
-    """Initialise a thread that searches FAISS indexes: one OpenMP thread for its searches."""
     import faiss
 
     # OpenMP settings are per thread: left at every core, a 1-query search spins on both (14 ms CPU, not 0.8)
-    faiss.omp_set_num_threads(1)
+    return BatchWorker(assemble_many, name="retrieve", initializer=lambda: faiss.omp_set_num_threads(1))
 
 
 def embed_text(route: Route, req: ChatCompletionRequest, limit: int) -> str | None:
@@ -222,15 +193,6 @@ def _query(route: Route, resources: RouteResources, req: ChatCompletionRequest, 
         settings=config.cache, control=parse_cache_control(ctx.headers), task=config.task,
         scope=ctx.key_id if config.cache.scope == "key" else "",
     )
-
-
-def _unsearched(route: Route, resources: RouteResources, query: CacheQuery) -> Unsearched | None:
-    """The retrieval work of a request on *route*, before its vector exists; None when it searches no index."""
-    config = route.config
-    settings = config.retrieval
-    if settings.examples is None and settings.documents is None:
-        return None
-    return Unsearched(settings, resources, config.system_prompt, query.messages)
 
 
 def _describe(span: Any, plan: Plan, assembled: Assembled) -> None:

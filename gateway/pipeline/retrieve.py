@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,19 +52,6 @@ class RetrievalJob:
 
 
 @dataclass(frozen=True)
-class Unsearched:
-    """A retrieval job before its vector exists: what the embedding thread searches with once it does."""
-
-    settings: RetrievalSettings
-    resources: RouteResources
-    system_prompt: str
-    messages: list[dict[str, Any]]
-
-    def job(self, vector: np.ndarray) -> RetrievalJob:
-        return RetrievalJob(self.settings, vector, self.resources, self.system_prompt, self.messages)
-
-
-@dataclass(frozen=True)
 class Assembled:
     found: Retrieved
     """Every hit the searches returned: the routing signals read them."""
@@ -81,15 +67,6 @@ def assemble_many(jobs: Sequence[RetrievalJob]) -> list[Assembled]:
         messages, kept = prompt_messages(job.system_prompt, job.settings, found, job.messages)
         assembled.append(Assembled(found=found, kept=kept, messages=messages))
     return assembled
-
-
-def assemble_found(pairs: Sequence[tuple[np.ndarray, Unsearched]]) -> list[tuple[Assembled, float]]:
-    """`assemble_many` for jobs searched with the vectors just made (the embedding thread's follow-up work),
-    each with the milliseconds the batch's retrieval took."""
-    started = time.perf_counter()
-    assembled = assemble_many([unsearched.job(vector) for vector, unsearched in pairs])
-    elapsed = (time.perf_counter() - started) * 1000.0
-    return [(one, elapsed) for one in assembled]
 
 
 def retrieve(settings: RetrievalSettings, vector: np.ndarray | None, resources: RouteResources) -> Retrieved:

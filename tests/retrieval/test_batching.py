@@ -1,14 +1,13 @@
-"""MicroBatcher: shared forward passes, bounded batches, the LRU, errors, shutdown and follow-up work."""
+"""MicroBatcher: shared forward passes, bounded batches, the LRU, errors and shutdown."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import numpy as np
 import pytest
 
-from retrieval.batching import FOLD_MOST, MicroBatcher, VectorLRU
+from retrieval.batching import MicroBatcher, VectorLRU
 from retrieval.embedder import SentenceEmbedder
 from tests.retrieval.fakes import FakeEmbedder
 
@@ -148,49 +147,3 @@ async def test_a_micro_batch_is_encoded_in_length_sorted_sub_batches() -> None:
 def test_sub_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="sub_batch"):
         MicroBatcher(FakeEmbedder(), sub_batch=0)
-
-
-class RecordingThen:
-    """A `then` that records each call's jobs and the thread it ran in, and answers job + 1."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[int]]] = []
-
-    def __call__(self, pairs):
-        self.calls.append((threading.current_thread().name, [job for _, job in pairs]))
-        return [job + 1 for _, job in pairs]
-
-
-async def test_then_follows_a_small_pass_in_the_embedding_thread_once_per_pass() -> None:
-    fake = FakeEmbedder()
-    then = RecordingThen()
-    batcher = MicroBatcher(fake, max_wait_ms=50)
-    answers = await asyncio.gather(batcher.embed_then("a", then, 1), batcher.embed_then("b", then, 2))
-    await batcher.aclose()
-    assert [result for _, result in answers] == [2, 3]
-    assert len(fake.calls) == 1 and len(then.calls) == 1
-    thread, jobs = then.calls[0]
-    assert thread.startswith("embed") and jobs == [1, 2]
-    np.testing.assert_allclose(answers[0][0], fake.vector("a"), atol=1e-6)
-
-
-async def test_a_pass_bigger_than_fold_most_leaves_then_to_the_callers() -> None:
-    fake = FakeEmbedder()
-    then = RecordingThen()
-    batcher = MicroBatcher(fake, max_wait_ms=50)
-    texts = [f"text {i}" for i in range(FOLD_MOST + 1)]
-    answers = await asyncio.gather(*(batcher.embed_then(text, then, 0) for text in texts))
-    await batcher.aclose()
-    assert len(fake.calls) == 1 and then.calls == []
-    assert [result for _, result in answers] == [None] * len(texts)
-
-
-async def test_a_text_the_lru_answers_runs_no_pass_and_no_then() -> None:
-    fake = FakeEmbedder()
-    then = RecordingThen()
-    batcher = MicroBatcher(fake, max_wait_ms=0)
-    first = await batcher.embed("same")
-    vector, result = await batcher.embed_then("same", then, 5)
-    await batcher.aclose()
-    assert vector is first and result is None
-    assert len(fake.calls) == 1 and then.calls == []

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -26,7 +27,6 @@ from gateway.pipeline.target_health import TargetHealth
 from gateway.providers.registry import ProviderRegistry
 from gateway.schemas import ChatCompletionRequest
 from gateway.usage.record import RequestRecord
-from retrieval.batching import MicroBatcher
 from retrieval.build import build_examples_index
 from retrieval.registry import IndexRegistry
 from tests.gateway.pipeline.stub import ScriptedUpstream
@@ -34,6 +34,18 @@ from tests.retrieval.fakes import FakeEmbedder
 from tests.servers import write_config
 
 MODELS = ("large", "small", "backup")
+
+
+class FakeBatcher:
+    """The micro-batcher's one call the request path makes, over the fake embedder."""
+
+    def __init__(self, embedder: FakeEmbedder) -> None:
+        self.embedder = embedder
+        self.texts: list[str] = []
+
+    async def embed(self, text: str) -> np.ndarray:
+        self.texts.append(text)
+        return self.embedder.vector(text)
 
 
 class ListRecorder:
@@ -117,8 +129,7 @@ async def make_gateway(tmp_path: Path, upstream: ScriptedUpstream) -> AsyncItera
         health = TargetHealth()
         providers = ProviderRegistry(store.current.gateway.models)
         recorder = ListRecorder()
-        # the real micro-batcher over the named fake model, LRU off: every embedded text reaches the fake
-        preparer = Preparer(store, MicroBatcher(embedder, cache_size=0), cache, health)
+        preparer = Preparer(store, FakeBatcher(embedder), cache, health)  # type: ignore[arg-type]
         service = ChatService(store, preparer, TargetRunner(providers), cache, recorder, health)
         gateway = Gateway(service, recorder, upstream, providers)
         built.append(gateway)
@@ -127,5 +138,3 @@ async def make_gateway(tmp_path: Path, upstream: ScriptedUpstream) -> AsyncItera
     yield make
     for gateway in built:
         await gateway.providers.aclose()
-        await gateway.service.preparer.aclose()
-        await gateway.service.preparer.embedder.aclose()

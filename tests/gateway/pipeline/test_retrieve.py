@@ -9,17 +9,7 @@ import pytest
 
 from gateway.config.route_sections import IndexUse, RetrievalSettings
 from gateway.pipeline.resources import RouteResources
-from gateway.pipeline.retrieve import (
-    NOTHING,
-    RetrievalJob,
-    Retrieved,
-    Unsearched,
-    assemble_found,
-    assemble_many,
-    prompt_messages,
-    retrieve,
-)
-from retrieval.batching import MicroBatcher
+from gateway.pipeline.retrieve import NOTHING, RetrievalJob, Retrieved, assemble_many, prompt_messages, retrieve
 from retrieval.build import build_examples_index
 from retrieval.index import VectorIndex
 from retrieval.prompt import render_messages, select_context
@@ -80,16 +70,6 @@ def test_a_batch_of_requests_searches_each_index_once(index: CountingIndex) -> N
     assert [m["content"] for m in first.messages[1:-1:2]] == [hit.text for hit in first.kept.examples]
 
 
-def test_jobs_searched_with_their_new_vectors_assemble_as_the_batch_does(index: CountingIndex) -> None:
-    settings = RetrievalSettings(examples=IndexUse(index="examples", k=2, min_score=-1))
-    batch = jobs(index, settings)
-    pairs = [(job.vector, Unsearched(job.settings, job.resources, job.system_prompt, job.messages)) for job in batch]
-    found = assemble_found(pairs)
-    assert index.calls == [len(QUESTIONS)]
-    assert [one for one, _ in found] == assemble_many(batch)
-    assert len({ms for _, ms in found}) == 1 and found[0][1] > 0
-
-
 def test_different_k_on_one_index_are_separate_searches(index: CountingIndex) -> None:
     few = jobs(index, RetrievalSettings(examples=IndexUse(index="examples", k=1, min_score=-1)))[:2]
     many = jobs(index, RetrievalSettings(examples=IndexUse(index="examples", k=3, min_score=-1)))[2:]
@@ -118,20 +98,6 @@ async def test_the_retrieval_thread_searches_on_one_openmp_thread() -> None:
         assert await worker.submit(None) == 1  # type: ignore[arg-type]
     finally:
         await worker.aclose()
-
-
-async def test_the_embedding_thread_searches_on_one_openmp_thread_too() -> None:
-    """The wiring's batcher searches right after its passes: its thread gets the same setting."""
-    import faiss
-
-    from gateway.pipeline.prepare import one_search_thread
-
-    batcher = MicroBatcher(FakeEmbedder(), initializer=one_search_thread)
-    try:
-        _, threads = await batcher.embed_then("text", lambda pairs: [faiss.omp_get_max_threads() for _ in pairs], None)
-    finally:
-        await batcher.aclose()
-    assert threads == 1
 
 
 @pytest.mark.parametrize("system_prompt", ["", "Answer with the label only."])
