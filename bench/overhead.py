@@ -63,33 +63,40 @@ def measure_endpoint(system: str, endpoint: Endpoint, model: str, plan: Plan, pi
     slug = "".join(c if c.isalnum() else "-" for c in f"{system}-{model}").lower()
     bodies = write_bodies(plan.bodies_dir / f"{slug}.jsonl", model, plan.texts)
     target = Target(endpoint.url, bodies, endpoint.headers)
-    return [_measure(system, target, concurrency, plan, pid) for concurrency in plan.concurrencies]
+    # the stub's own row needs no baseline of its own; every other row at concurrency 1 measures the stub around it
+    around = _stub_target(plan) if system != STUB_ROW and 1 in plan.concurrencies else None
+    return [_measure(system, target, concurrency, plan, pid, around if concurrency == 1 else None)
+            for concurrency in plan.concurrencies]
 
 
-def _measure(system: str, target: Target, concurrency: int, plan: Plan, pid: int | None) -> Row:
-    """Warm up (discarded), then measure, counting what reached the stub and the CPU the server used. At
-    concurrency 1 the stub is measured too, just before and just after, for this row's own baseline."""
+def _measure(system: str, target: Target, concurrency: int, plan: Plan, pid: int | None,
+             stub_target: Target | None) -> Row:
+    """Warm up (discarded), then measure, counting what reached the stub and the CPU the server used. Given
+    *stub_target*, the stub is measured too, just before and just after, for this row's own baseline."""
     load = Load.at(concurrency, plan.duration_s)
-    adjacent = concurrency == 1 and system != STUB_ROW
-    before_stub = _stub_p50(plan) if adjacent else None
+    before_stub = _stub_p50(stub_target, plan) if stub_target else None
     if plan.warmup_s > 0:
         run_wrk(target, Load(load.connections, load.threads, plan.warmup_s))
     before, cpu_before = stub_calls(), tree_cpu_seconds(pid) if pid else 0.0
     result = run_wrk(target, load)
     after, cpu_after = stub_calls(), tree_cpu_seconds(pid) if pid else 0.0
     cpu_ms = 1000 * (cpu_after - cpu_before) / result.requests if pid and result.requests else None
-    stub_p50 = (before_stub + _stub_p50(plan)) / 2 if before_stub is not None else None
+    stub_p50 = (before_stub + _stub_p50(stub_target, plan)) / 2 if stub_target and before_stub is not None else None
     return Row(system, concurrency, result, upstream_calls=after - before if min(before, after) >= 0 else -1,
                cpu_ms=cpu_ms, stub_p50_ms=stub_p50)
 
 
-def _stub_p50(plan: Plan) -> float:
+def _stub_target(plan: Plan) -> Target:
+    endpoint = stub().endpoint
+    bodies = write_bodies(plan.bodies_dir / "stub-adjacent.jsonl", "stub", plan.texts)
+    return Target(endpoint.url, bodies, endpoint.headers)
+
+
+def _stub_p50(stub_target: Target, plan: Plan) -> float:
     """The stub's own p50 at concurrency 1 now, over half the row's duration: the host drifts between rows
     (its idle-wake cost most of all), so a row 10 minutes after the stub's own row is compared with the
     stub as it answers around that row."""
-    endpoint = stub().endpoint
-    bodies = write_bodies(plan.bodies_dir / "stub-adjacent.jsonl", "stub", plan.texts)
-    return run_wrk(Target(endpoint.url, bodies, endpoint.headers), Load.at(1, plan.duration_s / 2)).p50_ms
+    return run_wrk(stub_target, Load.at(1, plan.duration_s / 2)).p50_ms
 
 
 def overhead_p50(row: Row, rows: Sequence[Row]) -> float | None:
