@@ -108,13 +108,9 @@ class ChatCompletionRequest(Wire):
         other fields are dropped."""
         return self.sorted_params(passthrough)[0]
 
-    def unknown_params(self, passthrough: frozenset[str] = frozenset()) -> list[str]:
-        """Fields sent that are neither OpenAI chat parameters nor in *passthrough* (nor the gateway's own)."""
-        return self.sorted_params(passthrough)[1]
-
     def sorted_params(self, passthrough: frozenset[str] = frozenset()) -> tuple[dict[str, Any], list[str]]:
-        """`upstream_params` and `unknown_params` from one dump of the request (a dump each showed in the
-        passthrough's profile)."""
+        """`upstream_params` and the unknown fields (neither OpenAI chat parameters nor in *passthrough*, nor
+        the gateway's own), from one dump of the request (a dump each showed in the passthrough's profile)."""
         sent = self.model_dump(exclude_none=True, exclude={"model", "messages", "metadata"})
         upstream = {name: value for name, value in sent.items() if name in OPENAI_CHAT_PARAMS or name in passthrough}
         return upstream, sorted(name for name in sent if name not in upstream)

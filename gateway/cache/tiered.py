@@ -86,12 +86,10 @@ class TieredCache:
         `exact_checked=True` does the rest). A request that bypasses or refreshes reads nothing here."""
         if not cacheable(q) or q.control is CacheControl.REFRESH:
             return None
-        key = exact_key(q)
         try:
-            stored = decode(await self._store.get(key))
+            return await self._exact_hit(exact_key(q))
         except StoreUnavailable:
             return None
-        return self._hit(key, stored)
 
     async def lookup(self, q: CacheQuery, exact_checked: bool = False) -> CacheLookup:
         if not cacheable(q):
@@ -169,7 +167,9 @@ class TieredCache:
 
         return await self.coalesce(lookup.key, call_and_store)
 
-    def _hit(self, key: str, stored: StoredAnswer | None) -> CacheLookup | None:
+    async def _exact_hit(self, key: str) -> CacheLookup | None:
+        """The answer stored under *key* as a hit, else None; StoreUnavailable when the store is down."""
+        stored = decode(await self._store.get(key))
         if stored is None:
             return None
         self.stats.hits += 1
@@ -178,7 +178,7 @@ class TieredCache:
     async def _read(self, q: CacheQuery, key: str,
                     exact_checked: bool = False) -> tuple[CacheLookup | None, Verdict | None]:
         if not exact_checked:
-            hit = self._hit(key, decode(await self._store.get(key)))
+            hit = await self._exact_hit(key)
             if hit is not None:
                 return hit, None
         verdict = self._verdict(q)

@@ -149,3 +149,8 @@ def test_a_served_index_reads_its_rows_lazily_and_equal_to_the_file(tmp_path: Pa
     path.write_bytes(path.read_bytes().replace(b'{"input": "question 7 ', b'{"inptu": "question 7 '))
     with pytest.raises(IndexCorrupt, match=r"rows\.jsonl:8: bad payload row"):
         RowFile.read(path)[7]
+    path.write_bytes(path.read_bytes().replace(b'{"input": "question 9 ', b'{"input": question 9 '))
+    with pytest.raises(IndexCorrupt, match=r"rows\.jsonl:10: bad payload row"):
+        RowFile.read(path)[9]
+    with pytest.raises(IndexCorrupt, match=r"rows\.jsonl:8: bad payload row"):
+        read_rows(path)
