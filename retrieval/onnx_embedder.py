@@ -24,7 +24,7 @@ from retrieval.tokens import fast_tokenizer
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
 
-EXPORT_VERSION = "2"  # part of the cache key: bump it when onnx_export.py writes another graph
+EXPORT_VERSION = "3"  # part of the cache key: bump it when onnx_export.py writes another graph
 DEFAULT_MAX_TOKENS = 512
 # most texts in one pass: passes of 32 same-length banking77 texts cost ~7% less CPU per text than 16
 MAX_BATCH = 32

@@ -1,8 +1,9 @@
 """Export a sentence-transformers model folder to one ONNX graph: encoder, pooling and normalisation.
 
 The graph takes token ids and returns the sentence vectors, so serving needs only a tokenizer and
-ONNX Runtime. Weights are int8 when asked (dynamic quantisation: no calibration data). Exporting
-needs torch; retrieval/onnx_embedder.py calls it once and caches the file.
+ONNX Runtime. Weights are int8 when asked (dynamic quantisation after the activation smoothing of
+retrieval/onnx_smooth.py; no calibration data). Exporting needs torch; retrieval/onnx_embedder.py
+calls it once and caches the file.
 
 The graph is kept small because a pass of a few short texts pays for every node: attention is traced
 in its plain ("eager") form, without the masking guards the fused kernel's trace adds, and every
@@ -26,6 +27,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from retrieval.onnx_embedder import INPUT_NAMES
+from retrieval.onnx_smooth import smooth
 
 log = logging.getLogger("ragway.embedder")
 
@@ -56,7 +58,7 @@ def export(folder: Path, model: str, target: Path, quantize: bool) -> None:
     plain = target.with_name(f".plain-{os.getpid()}.onnx")
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
-        _trace(folder, plain)
+        _trace(folder, plain, quantize)
         _constant_reshapes(plain)
         if quantize:
             _quantize(plain, partial)
@@ -83,12 +85,14 @@ def _quantize(plain: Path, out: Path) -> None:
         root.setLevel(level)
 
 
-def _trace(folder: Path, out: Path) -> None:
+def _trace(folder: Path, out: Path, smoothed: bool) -> None:
     mode, normalise = pooling(folder)
     # eager attention traces to MatMul, Add and Softmax; SDPA's trace adds IsNaN/Where guards to every layer
     encoder: Any = SentenceTransformer(str(folder), device="cpu",
                                        model_kwargs={"attn_implementation": "eager"})[0].auto_model
     encoder.eval()
+    if smoothed:  # for int8 only: in float32 the smoothing changes nothing but adds a multiply per input
+        log.info("smoothed %d layer inputs for int8 (retrieval/onnx_smooth.py)", smooth(encoder))
     graph = _SentenceGraph(encoder, mode, normalise).eval()
     sample = torch.ones(2, 8, dtype=torch.long)
     axes: dict[str, Any] = {name: {0: "batch", 1: "tokens"} for name in INPUT_NAMES}

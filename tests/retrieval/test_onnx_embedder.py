@@ -143,3 +143,50 @@ def test_a_graph_the_reshape_rewrite_cannot_read_is_kept_as_traced(
         onnx_export._constant_reshapes(path)
     assert path.read_bytes() == before
     assert any("no probe" in r.getMessage() for r in caplog.records)
+
+
+def test_int8_vectors_stay_near_float32_and_near_themselves_alone(
+    onnx_embedder: OnnxEmbedder, embedder: SentenceEmbedder, banking77_dir: Path
+) -> None:
+    """Smoothed activations (retrieval/onnx_smooth.py): without them, 300 banking77 test questions sat at
+    mean cosine 0.9935 to float32 and a question alone moved to cosine 0.980 of itself in a pass of 32."""
+    import csv
+
+    with (banking77_dir / "test.csv").open(encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)][::10]
+    batched = onnx_embedder.encode(texts, batch_size=32)
+    alone = np.vstack([onnx_embedder.encode([text]) for text in texts])
+    to_float = np.sum(batched * embedder.encode(texts), axis=1)
+    to_alone = np.sum(batched * alone, axis=1)
+    assert to_float.mean() > 0.995 and to_float.min() > 0.985
+    assert to_alone.mean() > 0.996 and to_alone.min() > 0.99
+
+
+def test_smoothing_leaves_the_float_model_as_it_was() -> None:
+    from transformers import BertConfig, BertModel
+
+    from retrieval.onnx_smooth import smooth
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=3000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=64, attn_implementation="eager")).eval()
+    with torch.no_grad():
+        model.encoder.layer[0].attention.output.LayerNorm.weight[3] = 30.0  # an outlier channel, as in BERT
+    ids = torch.randint(1000, 3000, (3, 9))
+    with torch.no_grad():
+        before = model(input_ids=ids).last_hidden_state
+        query = model.encoder.layer[1].attention.self.query.weight.clone()
+        assert smooth(model) == 4
+        after = model(input_ids=ids).last_hidden_state
+    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+    assert not torch.equal(model.encoder.layer[1].attention.self.query.weight, query)
+
+
+def test_smoothing_leaves_layers_of_another_shape_alone() -> None:
+    torch = pytest.importorskip("torch")
+    from retrieval.onnx_smooth import smooth
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    weight = model[0].weight.clone()
+    assert smooth(model) == 0 and torch.equal(model[0].weight, weight)
