@@ -27,6 +27,8 @@ ALPHA = 0.85
 SEQUENCES, TOKENS, SEED = 512, 24, 0
 # random ids are drawn above the special and unused tokens BERT vocabularies start with
 FIRST_ID = 1000
+# the smoothed modules' first input, when a caller passes it by keyword
+FIRST_INPUT = "hidden_states"
 
 Site = tuple[torch.nn.Module, list[torch.nn.Linear]]
 
@@ -35,9 +37,10 @@ def smooth(encoder: Any) -> int:
     """Smooth, in place, the inputs of each layer's query/key/value and first feed-forward projection;
     how many inputs were smoothed (0 when *encoder*'s layers are not BERT-shaped: it is left as is)."""
     sites = _sites(encoder)
-    if not sites:
+    seen = _input_peaks(encoder, [module for module, _ in sites]) if sites else []
+    peaks = [peak for peak in seen if peak is not None]
+    if not sites or len(peaks) != len(sites):  # a site the forward pass never reached: a shape not known here
         return 0
-    peaks = _input_peaks(encoder, [module for module, _ in sites])
     with torch.no_grad():
         for (module, linears), peak in zip(sites, peaks, strict=True):
             weight_peak = torch.stack([linear.weight.abs().amax(0) for linear in linears]).amax(0)
@@ -65,8 +68,8 @@ def _sites(encoder: Any) -> list[Site]:
     return sites
 
 
-def _input_peaks(encoder: Any, modules: list[torch.nn.Module]) -> list[torch.Tensor]:
-    """Each module's largest absolute first input per channel, over random token sequences."""
+def _input_peaks(encoder: Any, modules: list[torch.nn.Module]) -> list[torch.Tensor | None]:
+    """Each module's largest absolute first input per channel over random token sequences (None: never run)."""
     peaks: list[torch.Tensor | None] = [None] * len(modules)
 
     def record(i: int) -> Callable[..., None]:
@@ -89,7 +92,7 @@ def _input_peaks(encoder: Any, modules: list[torch.nn.Module]) -> list[torch.Ten
     finally:
         for handle in handles:
             handle.remove()
-    return [peak for peak in peaks if peak is not None]
+    return peaks
 
 
 def _divided_by(scale: torch.Tensor) -> Callable[..., tuple[tuple, dict]]:
@@ -98,9 +101,9 @@ def _divided_by(scale: torch.Tensor) -> Callable[..., tuple[tuple, dict]]:
     def hook(_module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         if args:
             return (args[0] * inverse, *args[1:]), kwargs
-        return args, {**kwargs, "hidden_states": kwargs["hidden_states"] * inverse}
+        return args, {**kwargs, FIRST_INPUT: kwargs[FIRST_INPUT] * inverse}
     return hook
 
 
 def _first(args: tuple, kwargs: dict) -> torch.Tensor:
-    return args[0] if args else kwargs["hidden_states"]
+    return args[0] if args else kwargs[FIRST_INPUT]
