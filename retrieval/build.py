@@ -7,6 +7,8 @@ half an index and the manifest checksum always describes the files beside it.
 from __future__ import annotations
 
 import csv
+import ctypes
+import errno
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -242,8 +244,28 @@ def _publish(
 
 
 def _swap(staging: Path, folder: Path) -> None:
+    """Put *staging* in *folder*'s place. Readers see the old folder or the new one, never no folder:
+    the two are exchanged in one step where the system can (two renames left a moment with no manifest,
+    and a search in that moment failed with IndexNotFound)."""
+    if folder.exists() and _exchange(staging, folder):
+        shutil.rmtree(staging, ignore_errors=True)  # the old folder, now under the staging name
+        return
     retired = folder.with_name(f".{folder.name}.retired-{os.getpid()}")
     if folder.exists():
         folder.rename(retired)
     staging.rename(folder)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the paths *a* and *b* atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    exchange = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if exchange is None:
+        return False
+    at_cwd, rename_exchange = -100, 2
+    if exchange(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EXDEV, errno.EOPNOTSUPP):
+        return False  # an older kernel or a file system without it: the two renames instead
+    raise OSError(code, os.strerror(code), str(a), None, str(b))

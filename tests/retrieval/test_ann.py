@@ -154,3 +154,33 @@ def test_a_served_index_reads_its_rows_lazily_and_equal_to_the_file(tmp_path: Pa
         RowFile.read(path)[9]
     with pytest.raises(IndexCorrupt, match=r"rows\.jsonl:8: bad payload row"):
         read_rows(path)
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
+def test_a_swap_replaces_the_folder_whole_and_leaves_no_staging_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+) -> None:
+    from retrieval import build
+
+    if not exchange:  # a kernel or file system without RENAME_EXCHANGE
+        monkeypatch.setattr(build, "_exchange", lambda a, b: False)
+    folder, staging = tmp_path / "big", tmp_path / ".big.staging-1"
+    folder.mkdir()
+    (folder / "old").write_text("old")
+    staging.mkdir()
+    (staging / "new").write_text("new")
+    build._swap(staging, folder)
+    assert [p.name for p in folder.iterdir()] == ["new"]
+    assert [p.name for p in tmp_path.iterdir()] == ["big"]
+
+
+def test_an_exchange_swaps_two_folders_in_one_step(tmp_path: Path) -> None:
+    from retrieval.build import _exchange
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "from-a").touch()
+    if not _exchange(a, b):
+        pytest.skip("this kernel or file system has no RENAME_EXCHANGE")
+    assert [p.name for p in b.iterdir()] == ["from-a"] and not list(a.iterdir())
